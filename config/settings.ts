@@ -1,0 +1,56 @@
+/** Settings of the worker and the CLI, read from the environment and validated like every other input. */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { PIPELINE_TASK_QUEUE } from './constants';
+import { ConfigError, formatZodIssues } from './pipeline-config';
+
+const PROJECT_ROOT = resolve(__dirname, '..');
+
+const settingsSchema = z.strictObject({
+  temporalAddress: z.string().min(1).default('127.0.0.1:7233'),
+  temporalNamespace: z.string().min(1).default('default'),
+  taskQueue: z.string().min(1).default(PIPELINE_TASK_QUEUE),
+  /** Relative data roots in run configs resolve against this folder. */
+  dataHome: z.string().min(1).default(resolve(PROJECT_ROOT, 'data')),
+  /** `local` keeps gs:// objects in a folder (the embedded default); `gcs` talks to Cloud Storage. */
+  blobStore: z.enum(['local', 'gcs']).default('local'),
+  localBucketsRoot: z.string().optional(),
+  gcsApiEndpoint: z.url().optional(),
+  gcsProjectId: z.string().optional(),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+});
+
+export type Settings = z.output<typeof settingsSchema> & { localBucketsRoot: string };
+
+const ENV_NAMES: Record<keyof z.input<typeof settingsSchema>, string> = {
+  temporalAddress: 'TEMPORAL_ADDRESS',
+  temporalNamespace: 'TEMPORAL_NAMESPACE',
+  taskQueue: 'PIPELINE_TASK_QUEUE',
+  dataHome: 'PIPELINE_DATA_HOME',
+  blobStore: 'PIPELINE_BLOB_STORE',
+  localBucketsRoot: 'PIPELINE_LOCAL_BUCKETS',
+  gcsApiEndpoint: 'GCS_API_ENDPOINT',
+  gcsProjectId: 'GCS_PROJECT_ID',
+  logLevel: 'LOG_LEVEL',
+};
+
+export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const raw = Object.fromEntries(
+    Object.entries(ENV_NAMES)
+      .map(([key, name]) => [key, env[name] === '' ? undefined : env[name]])
+      .filter(([, value]) => value !== undefined),
+  );
+  const result = settingsSchema.safeParse(raw);
+  if (!result.success) {
+    const names = ENV_NAMES as Record<string, string>;
+    throw new ConfigError(
+      formatZodIssues(result.error).map((line) => line.replace(/^(\w+)/, (key) => names[key] ?? key)),
+    );
+  }
+  const dataHome = resolve(result.data.dataHome);
+  return {
+    ...result.data,
+    dataHome,
+    localBucketsRoot: resolve(result.data.localBucketsRoot ?? resolve(dataHome, '.buckets')),
+  };
+}

@@ -1,0 +1,33 @@
+/**
+ * Default timeouts and retry policies of each stage. A run config may override them per stage.
+ * Pure data (no Node built-ins): the workflow reads it.
+ */
+import type { ActivityOptions } from '@temporalio/common';
+import type { StageName } from './constants';
+import type { StageConfig } from './pipeline-config';
+
+export const STAGE_POLICIES: Record<StageName, ActivityOptions> = {
+  'backup-data-root': {
+    // A tar of a large data root can take long; the heartbeat catches a dead worker within a minute.
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: '1 minute',
+    // Disk hiccups are transient; five tries over about a minute, then a person should look.
+    retry: { maximumAttempts: 5, initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s' },
+  },
+  'upload-logs': {
+    startToCloseTimeout: '1 hour',
+    heartbeatTimeout: '1 minute',
+    // Network and bucket errors are usually transient; retry for a few minutes before giving up.
+    retry: { maximumAttempts: 8, initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  },
+};
+
+/** The stage's activity options: the defaults above with the config's overrides on top. */
+export function stageActivityOptions(stage: StageConfig): ActivityOptions {
+  const defaults = STAGE_POLICIES[stage.stage];
+  return {
+    ...defaults,
+    startToCloseTimeout: stage.startToCloseTimeout ?? defaults.startToCloseTimeout,
+    retry: { ...defaults.retry, ...stage.retry },
+  };
+}

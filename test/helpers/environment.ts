@@ -1,0 +1,39 @@
+/** What `npm test` provides to every test file: the servers it started. A missing server fails loudly. */
+import { Storage } from '@google-cloud/storage';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run the tests with \`npm test\`, which starts the servers they need`);
+  return value;
+}
+
+export const testServers = {
+  get temporalAddress(): string {
+    return required('TEST_TEMPORAL_ADDRESS');
+  },
+  get gcsEndpoint(): string {
+    return required('TEST_GCS_ENDPOINT');
+  },
+};
+
+export function fakeGcsStorage(): Storage {
+  return new Storage({ apiEndpoint: testServers.gcsEndpoint, projectId: 'test-project', retryOptions: { maxRetries: 0 } });
+}
+
+/** A bucket with a unique name on fake-gcs-server. */
+export async function createTestBucket(storage: Storage, prefix: string): Promise<string> {
+  const name = `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  await storage.createBucket(name);
+  return name;
+}
+
+/** A temporary folder removed when the test file ends. */
+export async function temporaryFolder(label: string): Promise<string> {
+  const folder = await mkdtemp(join(tmpdir(), `${label}-`));
+  after(() => rm(folder, { recursive: true, force: true }));
+  return folder;
+}
