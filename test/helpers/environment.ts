@@ -31,9 +31,13 @@ export async function createTestBucket(storage: Storage, prefix: string): Promis
   return name;
 }
 
+const temporaryFolders: string[] = [];
+// Registered once at the top level, so folders made inside hooks live until the whole file is done.
+after(() => Promise.all(temporaryFolders.map((folder) => rm(folder, { recursive: true, force: true }))));
+
 /** A temporary folder removed when the test file ends. */
 export async function temporaryFolder(label: string): Promise<string> {
   const folder = await mkdtemp(join(tmpdir(), `${label}-`));
-  after(() => rm(folder, { recursive: true, force: true }));
+  temporaryFolders.push(folder);
   return folder;
 }

@@ -1,0 +1,52 @@
+/**
+ * `npm test`: installs the Go-built tools if missing, type-checks, starts one Temporal dev server and one
+ * fake-gcs-server for the whole run, runs every test file with node's test runner, and stops the servers
+ * on every exit path. Extra arguments select test files.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stopAllProcesses } from './lib/processes';
+import { startFakeGcsServer, startTemporalDevServer } from './lib/servers';
+import { ensureTool, PROJECT_ROOT, TOOLS } from './lib/tools';
+
+async function main(): Promise<number> {
+  for (const tool of Object.values(TOOLS)) ensureTool(tool);
+
+  console.log('[test] type-checking (tsc)');
+  const typecheck = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', PROJECT_ROOT], { stdio: 'inherit' });
+  if (typecheck.status !== 0) return typecheck.status ?? 1;
+
+  const workDir = mkdtempSync(join(tmpdir(), 'pipeline-test-'));
+  try {
+    const temporal = await startTemporalDevServer({ dbFile: join(workDir, 'temporal.sqlite'), logFile: join(workDir, 'temporal.log') });
+    const gcs = await startFakeGcsServer({ logFile: join(workDir, 'fake-gcs.log') });
+    console.log(`[test] Temporal dev server ${temporal.address} (pid ${temporal.process.pid}), fake-gcs-server ${gcs.endpoint} (pid ${gcs.process.pid})`);
+
+    const selected = process.argv.slice(2);
+    const files = selected.length > 0 ? selected : readdirSync(join(PROJECT_ROOT, 'test')).filter((name) => name.endsWith('.test.ts')).sort().map((name) => join('test', name));
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=2', '--test-timeout=300000', ...files],
+      {
+        cwd: PROJECT_ROOT,
+        stdio: 'inherit',
+        env: { ...process.env, TEST_TEMPORAL_ADDRESS: temporal.address, TEST_GCS_ENDPOINT: gcs.endpoint, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+      },
+    );
+    return await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+  } finally {
+    await stopAllProcesses();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (err: unknown) => {
+    console.error(err);
+    await stopAllProcesses();
+    process.exit(1);
+  },
+);

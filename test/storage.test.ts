@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { before, describe, it } from 'node:test';
+import { AlreadyExistsError, BadInputError } from '../activities/errors';
+import { writeFileAtomic } from '../activities/storage/atomic-write';
+import { GcsBlobStore } from '../activities/storage/gcs-blob-store';
+import { digestBuffer } from '../activities/storage/hashing';
+import { LocalBlobStore } from '../activities/storage/local-blob-store';
+import { createTestBucket, fakeGcsStorage, temporaryFolder } from './helpers/environment';
+
+describe('atomic writes', () => {
+  it('leaves no temporary file behind and refuses to replace with noOverwrite', async () => {
+    const folder = await temporaryFolder('atomic');
+    const path = join(folder, 'out', 'a.json');
+    await writeFileAtomic(path, 'first');
+    await writeFileAtomic(path, 'second');
+    assert.equal(await readFile(path, 'utf8'), 'second');
+    await assert.rejects(writeFileAtomic(path, 'third', { noOverwrite: true }), AlreadyExistsError);
+    assert.equal(await readFile(path, 'utf8'), 'second');
+    assert.deepEqual(await readdir(join(folder, 'out')), ['a.json']);
+  });
+});
+
+describe('local blob store', () => {
+  it('keeps gs:// objects under the buckets root, never overwrites, and reports checksums', async () => {
+    const folder = await temporaryFolder('local-blobs');
+    const store = new LocalBlobStore(join(folder, 'buckets'));
+    const source = join(folder, 'report.txt');
+    await writeFile(source, 'hello buckets');
+    const stored = await store.putFile(source, 'gs://avf-logs/run/report.txt');
+    assert.equal(stored.location, pathToFileURL(join(folder, 'buckets', 'avf-logs', 'run', 'report.txt')).href);
+    assert.equal(stored.md5, digestBuffer(Buffer.from('hello buckets')).md5);
+    await assert.rejects(store.putFile(source, 'gs://avf-logs/run/report.txt'), AlreadyExistsError);
+    assert.equal(await store.stat('gs://avf-logs/run/missing.txt'), undefined);
+    const viaFileUri = await store.stat(stored.location);
+    assert.equal(viaFileUri?.bytes, 13);
+    assert.throws(() => store.pathOf('gs://avf-logs/../escape'), BadInputError);
+  });
+});
+
+describe('Cloud Storage blob store (fake-gcs-server)', () => {
+  const storage = fakeGcsStorage();
+  const store = new GcsBlobStore(storage);
+  let bucket: string;
+  let folder: string;
+  before(async () => {
+    bucket = await createTestBucket(storage, 'blob-store');
+    folder = await temporaryFolder('gcs-blobs');
+  });
+
+  it('uploads, verifies the md5 and refuses a second upload of the same name (generation precondition)', async () => {
+    const first = join(folder, 'first.txt');
+    const second = join(folder, 'second.txt');
+    await writeFile(first, 'version one');
+    await writeFile(second, 'version two, different');
+    const uri = `gs://${bucket}/logs/file.txt`;
+    const stored = await store.putFile(first, uri, { contentType: 'text/plain' });
+    assert.equal(stored.md5, digestBuffer(Buffer.from('version one')).md5);
+    assert.equal(stored.bytes, 11);
+    await assert.rejects(store.putFile(second, uri), AlreadyExistsError);
+    const [content] = await storage.bucket(bucket).file('logs/file.txt').download();
+    assert.equal(content.toString(), 'version one');
+  });
+
+  it('uploads large files resumably with the same guarantees', async () => {
+    const large = join(folder, 'large.bin');
+    const data = Buffer.alloc(9 * 1024 * 1024, 7);
+    await writeFile(large, data);
+    const stored = await store.putFile(large, `gs://${bucket}/large.bin`);
+    assert.equal(stored.md5, digestBuffer(data).md5);
+    await assert.rejects(store.putFile(large, `gs://${bucket}/large.bin`), AlreadyExistsError);
+  });
+
+  it('reports a missing bucket as bad input, not a transient error', async () => {
+    const file = join(folder, 'x.txt');
+    await writeFile(file, 'x');
+    await assert.rejects(store.putFile(file, 'gs://no-such-bucket-here/x.txt'), BadInputError);
+    assert.equal(await store.stat(`gs://${bucket}/never-written.txt`), undefined);
+  });
+});
