@@ -32,7 +32,7 @@ async function main(): Promise<number> {
       {
         cwd: PROJECT_ROOT,
         stdio: 'inherit',
-        env: { ...process.env, TEST_TEMPORAL_ADDRESS: temporal.address, TEST_GCS_ENDPOINT: gcs.endpoint, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+        env: { ...process.env, TEST_TEMPORAL_ADDRESS: temporal.address, TEST_GCS_ENDPOINT: gcs.endpoint, LOG_LEVEL: process.env.LOG_LEVEL ?? 'fatal' },
       },
     );
     return await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));

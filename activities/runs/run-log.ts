@@ -34,15 +34,20 @@ export interface RunLogger {
   close(): void;
 }
 
-/** A logger whose lines go both where `base` writes and to the run's log file (appended, synchronous). */
+/** The run log keeps at least `info` lines whatever the worker's console level, since it is the run's record. */
+const RUN_LOG_LEVEL: Level = 'info';
+
+/** A logger whose lines go both where `base` writes (at its level) and to the run's log file (appended, synchronous). */
 export function openRunLogger(base: Logger, logPath: string, bindings: Record<string, unknown>): RunLogger {
   mkdirSync(dirname(logPath), { recursive: true });
   const file = pino.destination({ dest: logPath, append: true, sync: true });
-  const level = base.level as Level;
+  const consoleLevel = base.level as Level;
+  const fileLevel = pino.levels.values[consoleLevel]! < pino.levels.values[RUN_LOG_LEVEL]! ? consoleLevel : RUN_LOG_LEVEL;
+  const lowest = pino.levels.values[consoleLevel]! < pino.levels.values[fileLevel]! ? consoleLevel : fileLevel;
   const streams = pino.multistream([
-    { level, stream: (base as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]! },
-    { level, stream: file },
+    { level: consoleLevel, stream: (base as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]! },
+    { level: fileLevel, stream: file },
   ]);
-  const logger = pino({ level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, streams).child(bindings);
+  const logger = pino({ level: lowest, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, streams).child(bindings);
   return { logger, close: () => file.destroy() };
 }

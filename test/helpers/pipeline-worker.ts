@@ -1,0 +1,55 @@
+/** A real worker on the test run's dev server, one task queue per test file, with injectable dependencies. */
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type WorkflowBundle } from '@temporalio/worker';
+import pino from 'pino';
+import type { ActivityDeps } from '../../activities';
+import { BlobStoreRouter, type BlobStore } from '../../activities/storage/blob-store';
+import { GcsBlobStore } from '../../activities/storage/gcs-blob-store';
+import { LocalBlobStore } from '../../activities/storage/local-blob-store';
+import { pipelineDataConverter } from '../../config/payload-limit';
+import { createPipelineWorker, WORKFLOWS_PATH } from '../../worker/create-worker';
+import { fakeGcsStorage, testServers } from './environment';
+
+let runtimeInstalled = false;
+
+export interface PipelineTestContext {
+  client: Client;
+  taskQueue: string;
+  /** Runs `body` while a worker with these dependencies serves the task queue. */
+  withWorker<T>(deps: ActivityDeps, body: () => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export function testLogger(): pino.Logger {
+  return pino({ level: process.env.LOG_LEVEL ?? 'warn' });
+}
+
+/** The blob store a worker would have with GCS configured: file:// locally, gs:// on fake-gcs-server. */
+export function testBlobStore(bucketsRoot: string): BlobStore {
+  return new BlobStoreRouter({ file: new LocalBlobStore(bucketsRoot), gs: new GcsBlobStore(fakeGcsStorage()) });
+}
+
+export async function createPipelineTestContext(label: string): Promise<PipelineTestContext> {
+  if (!runtimeInstalled) {
+    // Expected failures (the tests cause them) are logged by the SDK at WARN; keep the output to errors.
+    Runtime.install({ logger: new DefaultLogger('ERROR') });
+    runtimeInstalled = true;
+  }
+  const workflowBundle: WorkflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  const nativeConnection = await NativeConnection.connect({ address: testServers.temporalAddress });
+  const connection = await Connection.connect({ address: testServers.temporalAddress });
+  const client = new Client({ connection, dataConverter: pipelineDataConverter });
+  const taskQueue = `test-${label}-${Date.now().toString(36)}`;
+  return {
+    client,
+    taskQueue,
+    async withWorker(deps, body) {
+      const worker = await createPipelineWorker({ connection: nativeConnection, namespace: 'default', taskQueue, deps, workflowBundle });
+      return worker.runUntil(body);
+    },
+    async close() {
+      await connection.close();
+      await nativeConnection.close();
+    },
+  };
+}

@@ -1,0 +1,44 @@
+/** Wires a Temporal worker: connection, workflow code, activities with their dependencies, logging. */
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkflowBundle } from '@temporalio/worker';
+import type { Logger } from 'pino';
+import { createActivities, type ActivityDeps } from '../activities';
+import { pipelineDataConverter } from '../config/payload-limit';
+
+export const WORKFLOWS_PATH = require.resolve('../workflows');
+
+/** Sends the Temporal SDK's own logs (worker, workflow sandbox) through pino. Once per process. */
+export function installRuntimeLogger(logger: Logger): void {
+  const sdkLogger = logger.child({ component: 'temporal-sdk' });
+  Runtime.install({
+    logger: new DefaultLogger(logger.level.toUpperCase() as LogLevel, (entry) => {
+      const level = entry.level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
+      sdkLogger[level](entry.meta ?? {}, entry.message);
+    }),
+    // The default handlers call worker.shutdown() on these signals; shutdownGraceTime bounds the wait.
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+  });
+}
+
+export interface PipelineWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** A pre-built bundle (tests build one per file); otherwise the workflows folder is bundled. */
+  workflowBundle?: WorkflowBundle;
+  /** Replaces activities, for tests about orchestration alone. */
+  activityOverrides?: Partial<ReturnType<typeof createActivities>>;
+}
+
+export async function createPipelineWorker(options: PipelineWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: options.connection,
+    namespace: options.namespace,
+    taskQueue: options.taskQueue,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    activities: { ...createActivities(options.deps), ...options.activityOverrides },
+    dataConverter: pipelineDataConverter,
+    // Long enough for a stage to record its last heartbeat and fail cleanly, short enough for ops.
+    shutdownGraceTime: '10s',
+  });
+}

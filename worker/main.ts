@@ -1,0 +1,34 @@
+/** The worker process: `npm run worker`. Stops gracefully on SIGINT/SIGTERM. */
+import { NativeConnection } from '@temporalio/worker';
+import { createPipelineLogger } from '../activities/runs/run-log';
+import { readSettings } from '../config/settings';
+import { createPipelineWorker, installRuntimeLogger } from './create-worker';
+import { createActivityDeps } from './dependencies';
+
+async function main(): Promise<void> {
+  const settings = readSettings();
+  const logger = createPipelineLogger(settings.logLevel).child({ component: 'worker' });
+  installRuntimeLogger(logger);
+  const connection = await NativeConnection.connect({ address: settings.temporalAddress });
+  try {
+    const worker = await createPipelineWorker({
+      connection,
+      namespace: settings.temporalNamespace,
+      taskQueue: settings.taskQueue,
+      deps: createActivityDeps(settings, logger),
+    });
+    logger.info(
+      { taskQueue: settings.taskQueue, address: settings.temporalAddress, dataHome: settings.dataHome, blobStore: settings.blobStore },
+      'worker started',
+    );
+    await worker.run();
+    logger.info('worker stopped');
+  } finally {
+    await connection.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

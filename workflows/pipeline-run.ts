@@ -1,0 +1,177 @@
+/**
+ * One pipeline run: the stages of its config, in order, each a retried activity. The workflow keeps the
+ * run's record (a RunManifest), answers the `status` query with it, keeps the search attributes current
+ * and saves the record to manifests/ after every stage, so a later run can resume from any stage.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+  defineQuery,
+} from '@temporalio/workflow';
+import { RetryState } from '@temporalio/common';
+import type { FailureDetails, PipelineActivities } from '../activities';
+import type { RunManifest, StageOutputs, StageRecord, StageRequest, StageResult } from '../activities/runs/types';
+import { SEARCH_ATTRIBUTES, STAGE_ACTIVITIES, type RunStatusName, type StageName } from '../config/constants';
+import { ConfigError, parsePipelineConfig, type PipelineConfig, type StageConfig } from '../config/pipeline-config';
+import { stageActivityOptions } from '../config/stage-policies';
+
+export interface PipelineRunInput {
+  runId: string;
+  config: PipelineConfig;
+  /** Redo stages even when their outputs already exist with the same inputs. */
+  overwrite?: boolean;
+  /** Reuse the outputs of an earlier run's stages before `fromStage`; run `fromStage` and the rest. */
+  resume?: { fromRunId: string; fromStage: StageName };
+}
+
+export const statusQuery = defineQuery<RunManifest>('status');
+
+/** Run bookkeeping (manifests, layout) is small local I/O: short timeouts, generous retries. */
+const bookkeeping = proxyActivities<PipelineActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '10s' },
+});
+
+type StageActivity = (request: StageRequest) => Promise<StageResult>;
+
+export async function pipelineRun(input: PipelineRunInput): Promise<RunManifest> {
+  const config = validatedConfig(input);
+  const manifest: RunManifest = {
+    runId: input.runId,
+    workflowId: workflowInfo().workflowId,
+    pipelineName: config.pipelineName,
+    status: 'running',
+    overwrite: input.overwrite ?? false,
+    ...(input.resume ? { resumedFrom: { runId: input.resume.fromRunId, fromStage: input.resume.fromStage } } : {}),
+    startedAt: new Date().toISOString(),
+    config,
+    stages: config.stages.map((stage) => ({ name: stage.stage, status: 'pending', attempts: 0, outputs: {} })),
+  };
+  setHandler(statusQuery, () => manifest);
+  setRunStatus(manifest, 'running');
+
+  await bookkeeping.beginRun(manifest);
+
+  const firstStage = input.resume ? await reuseEarlierStages(manifest, input.resume) : 0;
+  for (let index = firstStage; index < config.stages.length; index++) {
+    await runOneStage(manifest, config.stages[index]!, manifest.stages[index]!, index);
+    await bookkeeping.saveRunManifest(manifest);
+  }
+
+  manifest.endedAt = new Date().toISOString();
+  setRunStatus(manifest, 'succeeded');
+  await bookkeeping.saveRunManifest(manifest);
+  return manifest;
+}
+
+function validatedConfig(input: PipelineRunInput): PipelineConfig {
+  try {
+    const config = parsePipelineConfig(input.config);
+    if (input.resume && !config.stages.some((stage) => stage.stage === input.resume!.fromStage)) {
+      throw new ConfigError([`resume.fromStage: "${input.resume.fromStage}" is not a stage of this pipeline`]);
+    }
+    return config;
+  } catch (err) {
+    if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, 'ConfigError');
+    throw err;
+  }
+}
+
+/** Marks the stages before `fromStage` as done by the earlier run, with its outputs. */
+async function reuseEarlierStages(manifest: RunManifest, resume: NonNullable<PipelineRunInput['resume']>): Promise<number> {
+  const earlier = await bookkeeping.loadRunManifest({ dataRoot: manifest.config.dataRoot, runId: resume.fromRunId });
+  const fromIndex = manifest.stages.findIndex((stage) => stage.name === resume.fromStage);
+  for (const record of manifest.stages.slice(0, fromIndex)) {
+    const done = earlier.stages.find((stage) => stage.name === record.name);
+    if (!done || (done.status !== 'succeeded' && done.status !== 'skipped')) {
+      const reason = `cannot resume from "${resume.fromStage}": stage "${record.name}" did not complete in run ${resume.fromRunId}`;
+      record.status = 'failed';
+      record.error = reason;
+      setRunStatus(manifest, 'failed');
+      await bookkeeping.saveRunManifest(manifest);
+      throw ApplicationFailure.nonRetryable(reason, 'ResumeNotPossible');
+    }
+    Object.assign(record, {
+      status: 'skipped',
+      inputsHash: done.inputsHash,
+      outputs: done.outputs,
+      note: `reused the outputs of run ${resume.fromRunId}`,
+    } satisfies Partial<StageRecord>);
+  }
+  return fromIndex;
+}
+
+async function runOneStage(manifest: RunManifest, stage: StageConfig, record: StageRecord, index: number): Promise<void> {
+  const total = manifest.stages.length;
+  record.status = 'running';
+  record.startedAt = new Date().toISOString();
+  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.pipelineStage, value: stage.stage }]);
+  setCurrentDetails(`Stage ${index + 1} of ${total}: **${stage.stage}** is running`);
+
+  const activity = proxyActivities<PipelineActivities>({
+    ...stageActivityOptions(stage),
+    summary: `${stage.stage} (stage ${index + 1} of ${total}) of ${manifest.pipelineName}`,
+  })[STAGE_ACTIVITIES[stage.stage]] as StageActivity;
+
+  try {
+    const result = await activity({
+      runId: manifest.runId,
+      pipelineName: manifest.pipelineName,
+      dataRoot: manifest.config.dataRoot,
+      stage,
+      upstream: upstreamOutputs(manifest, index),
+      overwrite: manifest.overwrite,
+    });
+    Object.assign(record, {
+      status: result.status,
+      attempts: result.attempt,
+      inputsHash: result.inputsHash,
+      outputs: result.outputs,
+      ...(result.note ? { note: result.note } : {}),
+    } satisfies Partial<StageRecord>);
+    record.endedAt = new Date().toISOString();
+  } catch (err) {
+    record.status = 'failed';
+    record.endedAt = new Date().toISOString();
+    record.attempts = attemptsOf(err, stageActivityOptions(stage).retry?.maximumAttempts);
+    record.error = messageOf(err);
+    manifest.endedAt = record.endedAt;
+    setRunStatus(manifest, 'failed');
+    setCurrentDetails(`Stage ${index + 1} of ${total}: **${stage.stage}** failed: ${record.error}`);
+    await bookkeeping.saveRunManifest(manifest);
+    throw ApplicationFailure.nonRetryable(`stage ${stage.stage} failed: ${record.error}`, 'StageFailed');
+  }
+}
+
+function upstreamOutputs(manifest: RunManifest, index: number): Partial<Record<StageName, StageOutputs>> {
+  return Object.fromEntries(manifest.stages.slice(0, index).map((record) => [record.name, record.outputs]));
+}
+
+function setRunStatus(manifest: RunManifest, status: RunStatusName): void {
+  manifest.status = status;
+  upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.pipelineStatus, value: status }]);
+  if (status === 'succeeded') setCurrentDetails(`All ${manifest.stages.length} stages done`);
+}
+
+/** The attempt count the activity reported with its failure, or what the retry state implies. */
+function attemptsOf(err: unknown, maximumAttempts: number | undefined): number {
+  if (err instanceof ActivityFailure) {
+    const cause = err.cause;
+    if (cause instanceof ApplicationFailure) {
+      const details = cause.details?.[0] as FailureDetails | undefined;
+      if (details && typeof details.attempt === 'number') return details.attempt;
+    }
+    if (err.retryState === RetryState.MAXIMUM_ATTEMPTS_REACHED && maximumAttempts) return maximumAttempts;
+  }
+  return 1;
+}
+
+function messageOf(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
