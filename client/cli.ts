@@ -6,72 +6,17 @@
  *   list [--limit N]
  * Exit codes: 0 done, 1 the run failed, 2 bad input, 3 not found.
  */
-import { SingleBar, Presets } from 'cli-progress';
 import { Command } from 'commander';
-import type { Client, WorkflowHandle } from '@temporalio/client';
-import type { RunManifest } from '../activities/runs/types';
+import type { Client } from '@temporalio/client';
 import { loadPipelineConfig } from '../config/load-config';
 import { ConfigError } from '../config/pipeline-config';
 import { readSettings } from '../config/settings';
-import { statusQuery } from '../workflows';
+import { followRun, printManifest } from './run-report';
 import { connectClient, getRunStatus, listRuns, resumePipelineRun, startPipelineRun, type StartResult } from './pipeline-client';
 
 const EXIT = { ok: 0, runFailed: 1, badInput: 2, notFound: 3 } as const;
 
-function stageLine(manifest: RunManifest): string {
-  return manifest.stages
-    .map((stage, index) => {
-      const attempts = stage.attempts > 0 ? `, ${stage.attempts} attempt${stage.attempts === 1 ? '' : 's'}` : '';
-      const extra = stage.error ? ` — ${stage.error}` : stage.note ? ` — ${stage.note}` : '';
-      return `  ${index + 1}. ${stage.name.padEnd(18)} ${stage.status}${attempts}${extra}`;
-    })
-    .join('\n');
-}
-
-function printManifest(manifest: RunManifest): void {
-  console.log(`run ${manifest.runId} of ${manifest.pipelineName}: ${manifest.status}`);
-  console.log(stageLine(manifest));
-  for (const stage of manifest.stages) {
-    for (const [name, ref] of Object.entries(stage.outputs)) console.log(`     ${stage.name}.${name}: ${ref.uri}`);
-  }
-}
-
-/** Polls the status query until the run ends, drawing a progress bar on a terminal, lines otherwise. */
-async function follow(handle: WorkflowHandle): Promise<RunManifest> {
-  const bar = process.stdout.isTTY
-    ? new SingleBar({ format: ' {bar} {value}/{total} stages | {stage} {state}', hideCursor: true }, Presets.shades_classic)
-    : undefined;
-  const printed = new Map<string, string>();
-  for (;;) {
-    const manifest = await handle.query(statusQuery).catch(() => undefined);
-    if (manifest) {
-      const done = manifest.stages.filter((stage) => stage.status !== 'pending' && stage.status !== 'running').length;
-      const current = manifest.stages.find((stage) => stage.status === 'running') ?? manifest.stages[Math.max(done - 1, 0)];
-      if (bar) {
-        if (printed.size === 0) bar.start(manifest.stages.length, done, { stage: '', state: '' });
-        bar.update(done, { stage: current?.name ?? '', state: current?.status ?? '' });
-        printed.set('bar', 'started');
-      } else {
-        for (const stage of manifest.stages) {
-          if (stage.status !== 'pending' && printed.get(stage.name) !== stage.status) {
-            console.log(`${stage.name}: ${stage.status}`);
-            printed.set(stage.name, stage.status);
-          }
-        }
-      }
-      if (manifest.status !== 'running') {
-        bar?.stop();
-        return manifest;
-      }
-    } else {
-      const { status } = await handle.describe();
-      if (status.name !== 'RUNNING') throw new Error(`the run ended (${status.name}) before it reported any status`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
-
-async function reportStart(result: StartResult | { kind: 'not-found' } | { kind: 'unknown-stage'; stages: string[] }, followRun: boolean): Promise<number> {
+async function reportStart(result: StartResult | { kind: 'not-found' } | { kind: 'unknown-stage'; stages: string[] }, follow: boolean): Promise<number> {
   if (result.kind === 'not-found') {
     console.error('no such run');
     return EXIT.notFound;
@@ -85,8 +30,8 @@ async function reportStart(result: StartResult | { kind: 'not-found' } | { kind:
     return EXIT.badInput;
   }
   console.log(`started run ${result.runId} (workflow ${result.workflowId})`);
-  if (!followRun) return EXIT.ok;
-  const manifest = await follow(result.handle);
+  if (!follow) return EXIT.ok;
+  const manifest = await followRun(result.handle);
   printManifest(manifest);
   return manifest.status === 'succeeded' ? EXIT.ok : EXIT.runFailed;
 }

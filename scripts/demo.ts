@@ -1,0 +1,91 @@
+/**
+ * `npm run demo`: on the embedded default (no cloud credentials), starts the dev server (persistent, with
+ * its Web UI) and a worker, runs the bundled example pipeline end to end, and says where everything is.
+ * On a terminal it keeps the server and worker up until Ctrl-C so the run can be explored in the Web UI;
+ * otherwise (CI, pipes) it stops them and exits.
+ */
+import { cpSync, existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { NativeConnection } from '@temporalio/worker';
+import { createPipelineLogger } from '../activities/runs/run-log';
+import { resolveDataRoot } from '../activities/runs/data-root';
+import { loadPipelineConfig } from '../config/load-config';
+import { readSettings } from '../config/settings';
+import { connectClient, startPipelineRun } from '../client/pipeline-client';
+import { followRun, printManifest } from '../client/run-report';
+import { createPipelineWorker, installRuntimeLogger } from '../worker/create-worker';
+import { createActivityDeps } from '../worker/dependencies';
+import { ensureEmbeddedServer } from './lib/embedded-server';
+import { stopAllProcesses } from './lib/processes';
+import { findTool, PROJECT_ROOT, TOOLS } from './lib/tools';
+
+const EXAMPLE_CONFIG = join(PROJECT_ROOT, 'config', 'examples', 'demo-pipeline.yaml');
+const EXAMPLE_RAW_DATA = join(PROJECT_ROOT, 'config', 'examples', 'demo-raw');
+
+async function main(): Promise<number> {
+  const server = await ensureEmbeddedServer(readSettings().dataHome);
+  const settings = readSettings({ ...process.env, TEMPORAL_ADDRESS: server.address, PIPELINE_BLOB_STORE: 'local' });
+  console.log(`[demo] Temporal dev server ${server.address}${server.startedHere ? ` (started, pid ${server.startedHere.pid})` : ' (already running)'}, database ${relative(PROJECT_ROOT, server.dbFile)}`);
+
+  const config = await loadPipelineConfig(EXAMPLE_CONFIG);
+  const dataRoot = resolveDataRoot(settings.dataHome, config.dataRoot);
+  if (!existsSync(join(dataRoot, 'raw', 'messages.csv'))) {
+    // raw/ is never modified once written: seed it only the first time.
+    cpSync(EXAMPLE_RAW_DATA, join(dataRoot, 'raw'), { recursive: true });
+  }
+
+  const logger = createPipelineLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel).child({ component: 'demo-worker' });
+  installRuntimeLogger(logger);
+  const connection = await NativeConnection.connect({ address: server.address });
+  const worker = await createPipelineWorker({
+    connection,
+    namespace: settings.temporalNamespace,
+    taskQueue: settings.taskQueue,
+    deps: createActivityDeps(settings, logger),
+  });
+  const workerRunning = worker.run();
+  const client = await connectClient(settings);
+
+  let exitCode = 0;
+  try {
+    const started = await startPipelineRun(client, { config, taskQueue: settings.taskQueue });
+    if (started.kind !== 'started') throw new Error(`run ${started.runId} is already running`);
+    console.log(`[demo] started run ${started.runId} of pipeline ${config.pipelineName}`);
+    const manifest = await followRun(started.handle);
+    printManifest(manifest);
+    exitCode = manifest.status === 'succeeded' ? 0 : 1;
+
+    const temporal = findTool(TOOLS.temporal) ?? 'temporal';
+    console.log(`
+[demo] data root:      ${dataRoot}
+[demo] run manifest:   ${join(dataRoot, 'manifests', `${manifest.runId}.json`)}
+[demo] run log:        ${join(dataRoot, 'logs', `${manifest.runId}.log`)}
+[demo] local buckets:  ${settings.localBucketsRoot}
+[demo] Web UI:         ${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(manifest.workflowId)}
+[demo] with the CLI:   ${relative(PROJECT_ROOT, temporal) || temporal} workflow describe --address ${server.address} -w ${manifest.workflowId}
+[demo]                 npm run pipeline -- status ${manifest.runId}`);
+
+    if (process.stdin.isTTY && !process.env.CI) {
+      console.log('[demo] server and worker keep running for the Web UI; press Ctrl-C to stop them');
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+    } else {
+      console.log(`[demo] stopping the worker${server.startedHere ? ' and the dev server' : ''}; \`npm run server\` serves the Web UI on the same database`);
+    }
+  } finally {
+    worker.shutdown();
+    await workerRunning;
+    await client.connection.close();
+    await connection.close();
+    await stopAllProcesses();
+  }
+  return exitCode;
+}
+
+main().then(
+  (code) => process.exit(code),
+  async (err: unknown) => {
+    console.error(err);
+    await stopAllProcesses();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,48 @@
+/**
+ * The embedded default: a Temporal dev server with a persistent SQLite file in the data home, so runs
+ * survive restarts and stay visible in the Web UI. Reused when one already answers on the port.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES } from '../../config/constants';
+import type { ManagedProcess } from './processes';
+import { startTemporalDevServer } from './servers';
+
+export const EMBEDDED_PORTS = {
+  grpc: Number(process.env.EMBEDDED_TEMPORAL_PORT ?? 7233),
+  ui: Number(process.env.EMBEDDED_TEMPORAL_UI_PORT ?? 8233),
+};
+
+export interface EmbeddedServer {
+  address: string;
+  uiUrl: string;
+  dbFile: string;
+  /** Set when this process started the server (and so must stop it). */
+  startedHere?: ManagedProcess;
+}
+
+async function answersWithOurSearchAttributes(address: string): Promise<boolean> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: 1000 });
+    try {
+      const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
+      return Object.values(SEARCH_ATTRIBUTES).every((key) => key.name in (customAttributes ?? {}));
+    } finally {
+      await connection.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
+export async function ensureEmbeddedServer(dataHome: string): Promise<EmbeddedServer> {
+  const address = `127.0.0.1:${EMBEDDED_PORTS.grpc}`;
+  const uiUrl = `http://127.0.0.1:${EMBEDDED_PORTS.ui}`;
+  const folder = join(dataHome, '.temporal');
+  const dbFile = join(folder, 'dev-server.sqlite');
+  if (await answersWithOurSearchAttributes(address)) return { address, uiUrl, dbFile };
+  mkdirSync(folder, { recursive: true });
+  const server = await startTemporalDevServer({ dbFile, logFile: join(folder, 'dev-server.log'), port: EMBEDDED_PORTS.grpc, uiPort: EMBEDDED_PORTS.ui });
+  return { address, uiUrl, dbFile, startedHere: server.process };
+}

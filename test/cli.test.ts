@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { stringify as toYaml } from 'yaml';
+import { SEARCH_ATTRIBUTES } from '../config/constants';
+import { temporaryFolder, testServers } from './helpers/environment';
+import { createPipelineTestContext, testBlobStore, testLogger, type PipelineTestContext } from './helpers/pipeline-worker';
+
+const run = promisify(execFile);
+const CLI = join(__dirname, '..', 'client', 'cli.ts');
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe('pipeline CLI', () => {
+  let context: PipelineTestContext;
+  let folder: string;
+  let env: NodeJS.ProcessEnv;
+
+  before(async () => {
+    context = await createPipelineTestContext('cli');
+    folder = await temporaryFolder('cli');
+    env = { ...process.env, TEMPORAL_ADDRESS: testServers.temporalAddress, PIPELINE_TASK_QUEUE: context.taskQueue, PIPELINE_DATA_HOME: folder };
+  });
+  after(() => context.close());
+
+  async function cli(...args: string[]): Promise<CliResult> {
+    try {
+      const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', CLI, ...args], { env, cwd: join(__dirname, '..') });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const failed = err as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  }
+
+  async function writeConfig(name: string, config: unknown): Promise<string> {
+    const path = join(folder, name);
+    await writeFile(path, toYaml(config));
+    return path;
+  }
+
+  it('rejects a bad config before anything starts, naming each field path', async () => {
+    const path = await writeConfig('bad.yaml', {
+      pipelineName: 'cli-bad',
+      dataRoot: '../outside',
+      stages: [{ stage: 'backup-data-root' }, { stage: 'upload-logs', destination: 'gs://Not A Bucket/' }, { stage: 'publish' }],
+    });
+    const result = await cli('run', '--config', path);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /dataRoot: must not contain "\.\." segments/);
+    assert.match(result.stderr, /stages\[1\]\.destination: /);
+    assert.match(result.stderr, /stages\[2\]\.stage: unknown stage "publish"/);
+    assert.equal(existsSync(join(folder, '..', 'outside')), false);
+    const started = context.client.workflow.list({ query: `${SEARCH_ATTRIBUTES.pipelineName.name} = "cli-bad"` });
+    for await (const execution of started) assert.fail(`a workflow was started: ${execution.workflowId}`);
+  });
+
+  it('runs, follows, reports status, lists and resumes a pipeline', async () => {
+    const bucketFolder = await temporaryFolder('cli-bucket');
+    const path = await writeConfig('good.yaml', {
+      pipelineName: 'cli-good',
+      dataRoot: 'cli-good',
+      stages: [{ stage: 'backup-data-root' }, { stage: 'upload-logs', destination: `${pathToFileURL(bucketFolder).href}/logs/` }],
+    });
+    const deps = { dataHome: folder, blobStore: testBlobStore(join(folder, '.buckets')), logger: testLogger(), now: () => new Date() };
+    await context.withWorker(deps, async () => {
+      const started = await cli('run', '--config', path, '--follow');
+      assert.equal(started.code, 0, started.stderr);
+      const runId = /started run (\S+)/.exec(started.stdout)?.[1];
+      assert.ok(runId, started.stdout);
+      assert.match(started.stdout, /backup-data-root\s+succeeded, 1 attempt/);
+      assert.match(started.stdout, /upload-logs\.log: file:\/\/.*\/logs\/.*\.log/);
+
+      // Visibility is eventually consistent: the lookup by run id may need a moment.
+      let status: CliResult = { code: -1, stdout: '', stderr: '' };
+      for (let tries = 0; tries < 20 && status.code !== 0; tries++) {
+        status = await cli('status', runId, '--json');
+        if (status.code !== 0) await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      assert.equal(status.code, 0, status.stderr);
+      const parsed = JSON.parse(status.stdout) as { manifest: { status: string; stages: Array<{ status: string }> } };
+      assert.equal(parsed.manifest.status, 'succeeded');
+
+      const listed = await cli('list', '--limit', '50');
+      assert.equal(listed.code, 0);
+      assert.match(listed.stdout, new RegExp(`cli-good\\s+${runId.replace('.', '\\.')}\\s+succeeded\\s+upload-logs`));
+
+      const resumed = await cli('resume', runId, '--from', 'upload-logs', '--follow');
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.match(resumed.stdout, new RegExp(`backup-data-root\\s+skipped — reused the outputs of run ${runId.replace('.', '\\.')}`));
+
+      const unknownStage = await cli('resume', runId, '--from', 'coda-get');
+      assert.equal(unknownStage.code, 2);
+      assert.match(unknownStage.stderr, /its stages are backup-data-root, upload-logs/);
+      assert.equal((await cli('status', '19700101T000000.000Z-0000000')).code, 3);
+    });
+  });
+});
