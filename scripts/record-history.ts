@@ -1,0 +1,52 @@
+/**
+ * `npm run record-history`: runs the example pipeline on a throwaway dev server and saves its event
+ * history to test/fixtures/histories/, where the replay test checks that today's workflow code still
+ * replays it. Record a new file (keep the old ones) when a workflow change is made safe with patched().
+ */
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { NativeConnection } from '@temporalio/worker';
+import { createPipelineLogger } from '../activities/runs/run-log';
+import { loadPipelineConfig } from '../config/load-config';
+import { readSettings } from '../config/settings';
+import { connectClient, startPipelineRun } from '../client/pipeline-client';
+import { createPipelineWorker, installRuntimeLogger } from '../worker/create-worker';
+import { createActivityDeps } from '../worker/dependencies';
+import { stopAllProcesses } from './lib/processes';
+import { startTemporalDevServer } from './lib/servers';
+import { PROJECT_ROOT } from './lib/tools';
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'record-history-'));
+  try {
+    const server = await startTemporalDevServer({ dbFile: join(work, 'temporal.sqlite'), logFile: join(work, 'temporal.log') });
+    const settings = readSettings({ TEMPORAL_ADDRESS: server.address, PIPELINE_DATA_HOME: join(work, 'data'), LOG_LEVEL: 'warn' });
+    const config = await loadPipelineConfig(join(PROJECT_ROOT, 'config', 'examples', 'demo-pipeline.yaml'));
+    cpSync(join(PROJECT_ROOT, 'config', 'examples', 'demo-raw'), join(settings.dataHome, config.dataRoot, 'raw'), { recursive: true });
+    const logger = createPipelineLogger('warn');
+    installRuntimeLogger(logger);
+    const connection = await NativeConnection.connect({ address: server.address });
+    const worker = await createPipelineWorker({ connection, namespace: 'default', taskQueue: settings.taskQueue, deps: createActivityDeps(settings, logger) });
+    const client = await connectClient(settings);
+    await worker.runUntil(async () => {
+      const started = await startPipelineRun(client, { config, taskQueue: settings.taskQueue });
+      if (started.kind !== 'started') throw new Error('not started');
+      await started.handle.result();
+      const history = await started.handle.fetchHistory();
+      const folder = join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
+      mkdirSync(folder, { recursive: true });
+      const file = join(folder, `pipeline-run-${new Date().toISOString().slice(0, 10)}.json`);
+      writeFileSync(file, `${historyToJSON(history)}\n`);
+      console.log(`recorded ${history.events?.length} events to ${file}`);
+    });
+    await client.connection.close();
+    await connection.close();
+  } finally {
+    await stopAllProcesses();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+void main();
