@@ -19,12 +19,13 @@ function run(command, commandArgs) {
   return result.status ?? 1;
 }
 
-// npm ci when node_modules is missing or older than the lock file.
+// Install when node_modules is missing or older than the lock file. `npm install` rather than `npm ci`:
+// the registry here lacks some other platforms' optional @swc/core binaries, which `npm ci` refuses.
 const installedMarker = join(root, 'node_modules', '.package-lock.json');
 const lockFile = join(root, 'package-lock.json');
 if (!existsSync(installedMarker) || statSync(installedMarker).mtimeMs < statSync(lockFile).mtimeMs) {
-  console.log('[bootstrap] installing npm packages (npm ci)');
-  const status = run('npm', ['ci', '--no-audit', '--no-fund']);
+  console.log('[bootstrap] installing npm packages');
+  const status = run('npm', ['install', '--no-audit', '--no-fund']);
   if (status !== 0) process.exit(status);
 }
 
