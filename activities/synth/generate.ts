@@ -1,0 +1,107 @@
+/**
+ * Generating a table as CSV/TSV text, block by block, for any row range. Concatenating the outputs of
+ * consecutive ranges gives exactly the output of the whole table: shards can run anywhere, in any order.
+ */
+import { Readable } from 'node:stream';
+import { streamToFileAtomic, type StreamedFile } from '../storage/atomic-write';
+import { createColumnGenerator, IdGenerator, type ColumnGenerator, type GeneratorContext, type PrimaryKey } from './columns';
+import { csvLine, DELIMITERS, type OutputFormat } from './csv';
+import { dependenciesOf, SpecError, type SynthSpec, type TableSpec } from './spec';
+
+export const BLOCK_ROWS = 4096;
+
+export interface TableOutputOptions {
+  format: OutputFormat;
+  /** First row (inclusive) and last row (exclusive) of this shard; the whole table by default. */
+  start?: number;
+  end?: number;
+  /** Write the header line (only ever in the shard that starts at row 0). */
+  header?: boolean;
+  /** A first comment line, e.g. seed 000's `# {"Date generated": …}`; only in the shard at row 0. */
+  commentLine?: string;
+}
+
+function tableOf(spec: SynthSpec, name: string): TableSpec {
+  const table = spec.tables.find((candidate) => candidate.name === name);
+  if (!table) throw new SpecError([`tables: no table "${name}"`]);
+  return table;
+}
+
+/** Columns in an order where every column comes after the columns it reads. */
+function fillOrder(columns: ColumnGenerator[]): ColumnGenerator[] {
+  const byName = new Map(columns.map((column) => [column.name, column]));
+  const ordered: ColumnGenerator[] = [];
+  const placed = new Set<string>();
+  const place = (column: ColumnGenerator): void => {
+    if (placed.has(column.name)) return;
+    placed.add(column.name);
+    column.dependsOn.forEach((name) => place(byName.get(name)!));
+    ordered.push(column);
+  };
+  columns.forEach(place);
+  return ordered;
+}
+
+export function createTableGenerators(spec: SynthSpec, tableName: string, format: OutputFormat) {
+  const table = tableOf(spec, tableName);
+  const primaryKeys = new Map<string, PrimaryKey>();
+  const context: GeneratorContext = {
+    spec,
+    table,
+    delimiter: DELIMITERS[format],
+    blockSize: BLOCK_ROWS,
+    primaryKeyOf(name) {
+      let key = primaryKeys.get(name);
+      if (!key) {
+        const target = tableOf(spec, name);
+        const column = target.columns.find((candidate) => candidate.type === 'id' && candidate.primaryKey);
+        if (!column || column.type !== 'id') throw new SpecError([`tables: "${name}" has no primary key`]);
+        key = new IdGenerator(column, { ...context, table: target, blockSize: 0 });
+        primaryKeys.set(name, key);
+      }
+      return key;
+    },
+  };
+  const columns = table.columns.map((column) => createColumnGenerator(column, context));
+  const read = new Set(table.columns.flatMap((column) => dependenciesOf(column)));
+  for (const column of columns) if (read.has(column.name)) column.raw = new Array(BLOCK_ROWS).fill(null);
+  return { table, columns, order: fillOrder(columns), delimiter: DELIMITERS[format] };
+}
+
+/** The table's text for a row range, in blocks of BLOCK_ROWS rows. */
+export function* generateTableText(spec: SynthSpec, tableName: string, options: TableOutputOptions): Generator<string> {
+  const { table, columns, order, delimiter } = createTableGenerators(spec, tableName, options.format);
+  const start = options.start ?? 0;
+  const end = Math.min(options.end ?? table.rows, table.rows);
+  if (start < 0 || start > end) throw new RangeError(`row range ${start}..${end} is outside 0..${table.rows}`);
+  if (start === 0) {
+    let prologue = options.commentLine === undefined ? '' : `# ${options.commentLine.replace(/[\r\n]+/g, ' ')}\n`;
+    if (options.header ?? true) prologue += csvLine(table.columns.map((column) => column.name), delimiter);
+    if (prologue) yield prologue;
+  }
+  const cells = columns.map((column) => column.cells);
+  const width = cells.length;
+  for (let blockStart = start; blockStart < end; blockStart += BLOCK_ROWS) {
+    const count = Math.min(BLOCK_ROWS, end - blockStart);
+    for (const column of order) column.fill(blockStart, count, new Map(columns.map((c) => [c.name, c])));
+    let text = '';
+    for (let row = 0; row < count; row++) {
+      let line = cells[0]![row]!;
+      for (let c = 1; c < width; c++) line += delimiter + cells[c]![row]!;
+      text += `${line}\n`;
+    }
+    yield text;
+  }
+}
+
+/** Streams a table (or a shard of it) to a file through a temporary name, in constant memory. */
+export async function writeTableFile(
+  spec: SynthSpec,
+  tableName: string,
+  path: string,
+  options: TableOutputOptions & { onProgress?: (bytes: number) => void },
+): Promise<StreamedFile> {
+  return streamToFileAtomic(Readable.from(generateTableText(spec, tableName, options), { objectMode: false }), path, {
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  });
+}

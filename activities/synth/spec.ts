@@ -1,0 +1,316 @@
+/**
+ * The synthetic data spec: tables with a row count and typed columns (zod), plus the checks a schema
+ * cannot express (keys that point nowhere, id spaces too small, unknown columns in expressions). Every
+ * problem names its spec path, and all are found before anything is generated.
+ */
+import { z } from 'zod';
+import { formatZodIssues } from '../../config/pipeline-config';
+import { compileExpression, evaluateFormula, ExpressionError } from './expression';
+import { parseTextPattern } from './text-pattern';
+
+/** Probabilities may be rounded in a spec; they must sum to 1 within this, and are then normalised. */
+export const PROBABILITY_TOLERANCE = 0.001;
+export const MAX_ROWS = 1_000_000_000;
+
+const name = z.string().min(1).max(200);
+const probability = z.number().min(0).max(1);
+const missing = probability.default(0).describe('Fraction of rows left empty');
+const length = z.int().min(1).max(15);
+
+export const idFormatSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('uuid'), prefix: z.string().max(64).default('') }).describe('UUID v4, e.g. prefix "avf-phone-uuid-"'),
+  z.strictObject({ kind: z.literal('digits'), minLength: length, maxLength: length }).describe('Digits, no leading zero'),
+  z.strictObject({
+    kind: z.literal('letters'),
+    minLength: length,
+    maxLength: length,
+    alphabet: z.string().min(2).max(100).default('ABCDEFGHIJKLMNOPQRSTUVWXYZ'),
+  }),
+  z.strictObject({ kind: z.literal('row-number'), start: z.int().min(0).default(1) }).describe('1, 2, 3, … in row order'),
+]);
+
+const weights = z.record(z.string(), probability);
+
+const columnSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    name,
+    type: z.literal('categorical'),
+    values: weights.describe('value → probability; they sum to 1'),
+    missing,
+  }),
+  z.strictObject({
+    name,
+    type: z.literal('numeric'),
+    kind: z.enum(['integer', 'float']).default('float'),
+    distribution: z.enum(['uniform', 'normal']).default('uniform'),
+    min: z.number(),
+    max: z.number(),
+    mean: z.number().optional().describe('Target mean (normal)'),
+    sd: z.number().positive().optional().describe('Target standard deviation (normal)'),
+    precision: z.int().min(0).max(10).optional().describe('Decimal places of floats'),
+    missing,
+  }),
+  z.strictObject({
+    name,
+    type: z.literal('date'),
+    from: z.string(),
+    to: z.string(),
+    frequency: z.enum(['D', 'W', 'MS', 'QS', 'YS', 'H']).optional().describe('Daily, weekly, month/quarter/year start, hourly'),
+    datetime: z.boolean().default(false).describe('Times too: any second in the range unless a frequency is set'),
+    format: z.string().optional().describe('strftime subset: %Y %m %d %H %M %S; default ISO'),
+    missing,
+  }),
+  z.strictObject({ name, type: z.literal('id'), format: idFormatSchema, primaryKey: z.boolean().default(false), missing }),
+  z.strictObject({ name, type: z.literal('foreign-key'), references: z.string().regex(/^[^.]+\.[^.]+$/, 'expected "table.column"'), missing }),
+  z.strictObject({
+    name,
+    type: z.literal('grouped-id'),
+    format: idFormatSchema,
+    groupSize: z.union([z.int(), z.string()]).describe('How many distinct ids rows share: a number, or a formula of `rows`'),
+    missing,
+  }),
+  z.strictObject({
+    name,
+    type: z.literal('paired'),
+    source: name.describe('The column whose value determines this one'),
+    lookup: z.record(z.string(), z.union([z.string(), z.array(z.string()).min(1), weights])).describe('source value → value, list of values, or value → probability'),
+    missing,
+  }),
+  z.strictObject({
+    name,
+    type: z.literal('text'),
+    pattern: z.string().optional().describe('Regex subset: literals, [classes], \\d \\w, {n} {n,m} ? + *'),
+    minLength: z.int().min(0).max(10_000).optional(),
+    maxLength: z.int().min(0).max(10_000).optional(),
+    alphabet: z.string().min(1).optional(),
+    missing,
+  }),
+  z.strictObject({ name, type: z.literal('constant'), value: z.union([z.string(), z.number(), z.boolean()]) }),
+  z.strictObject({
+    name,
+    type: z.literal('derived'),
+    expression: z.string().min(1).describe('Over other columns of the same row'),
+    precision: z.int().min(0).max(10).optional(),
+  }),
+]);
+
+const tableSchema = z.strictObject({
+  name,
+  rows: z.int().min(0).max(MAX_ROWS),
+  columns: z.array(columnSchema).min(1),
+});
+
+export const synthSpecSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'letters, digits, _ . -'),
+  seed: z.int().min(0).max(2 ** 32 - 1).default(0),
+  tables: z.array(tableSchema).min(1),
+});
+
+export type SynthSpec = z.output<typeof synthSpecSchema>;
+export type TableSpec = SynthSpec['tables'][number];
+export type ColumnSpec = TableSpec['columns'][number];
+export type ColumnOf<T extends ColumnSpec['type']> = Extract<ColumnSpec, { type: T }>;
+export type IdFormatSpec = z.output<typeof idFormatSchema>;
+
+/** A spec that cannot be generated, with every problem named by its path. */
+export class SpecError extends Error {
+  override readonly name = 'SpecError';
+  constructor(readonly problems: string[]) {
+    super(`invalid synthetic data spec:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+/** The number of distinct ids a format can give. */
+export function idSpaceSize(format: IdFormatSpec): number {
+  switch (format.kind) {
+    case 'uuid':
+      return 2 ** 32;
+    case 'digits':
+      return 10 ** format.maxLength - 10 ** (format.minLength - 1);
+    case 'letters': {
+      let size = 0;
+      for (let length = format.minLength; length <= format.maxLength; length++) size += format.alphabet.length ** length;
+      return size;
+    }
+    case 'row-number':
+      return Number.MAX_SAFE_INTEGER;
+  }
+}
+
+export function groupSizeOf(column: ColumnOf<'grouped-id'>, rows: number): number {
+  return Math.floor(typeof column.groupSize === 'number' ? column.groupSize : evaluateFormula(column.groupSize, { rows }));
+}
+
+export function parseDate(text: string): number | undefined {
+  const match = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?Z?)?$/.exec(text.trim());
+  if (!match) return undefined;
+  const [, y, mo, d, h = '0', mi = '0', s = '0'] = match;
+  const time = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  const check = new Date(time);
+  return check.getUTCDate() === Number(d) && check.getUTCMonth() === Number(mo) - 1 ? time : undefined;
+}
+
+type Path = Array<string | number>;
+
+function checkSemantics(spec: SynthSpec): string[] {
+  const problems: string[] = [];
+  const problem = (path: Path, message: string): void => {
+    problems.push(`${path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : text ? `${text}.${key}` : key), '')}: ${message}`);
+  };
+  const tables = new Map(spec.tables.map((table) => [table.name, table]));
+
+  spec.tables.forEach((table, t) => {
+    const at = (c: number, ...rest: Path): Path => ['tables', t, 'columns', c, ...rest];
+    if (spec.tables.findIndex((other) => other.name === table.name) !== t) problem(['tables', t, 'name'], `table "${table.name}" is defined twice`);
+    const columns = new Map(table.columns.map((column) => [column.name, column]));
+
+    table.columns.forEach((column, c) => {
+      if (table.columns.findIndex((other) => other.name === column.name) !== c) problem(at(c, 'name'), `column "${column.name}" is defined twice in table "${table.name}"`);
+      switch (column.type) {
+        case 'categorical': {
+          const sum = Object.values(column.values).reduce((total, p) => total + p, 0);
+          if (Object.keys(column.values).length === 0) problem(at(c, 'values'), 'needs at least one value');
+          else if (Math.abs(sum - 1) > PROBABILITY_TOLERANCE) problem(at(c, 'values'), `probabilities sum to ${sum}, not 1 (tolerance ${PROBABILITY_TOLERANCE})`);
+          break;
+        }
+        case 'numeric':
+          if (column.min > column.max) problem(at(c, 'min'), `min ${column.min} is greater than max ${column.max}`);
+          if (column.distribution === 'normal' && (column.mean === undefined || column.sd === undefined)) problem(at(c, 'distribution'), 'a normal distribution needs mean and sd');
+          if (column.kind === 'integer' && Math.ceil(column.min) > Math.floor(column.max)) problem(at(c, 'min'), `no integer between ${column.min} and ${column.max}`);
+          break;
+        case 'date': {
+          const from = parseDate(column.from);
+          const to = parseDate(column.to);
+          if (from === undefined) problem(at(c, 'from'), `not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS): "${column.from}"`);
+          if (to === undefined) problem(at(c, 'to'), `not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS): "${column.to}"`);
+          if (from !== undefined && to !== undefined && from > to) problem(at(c, 'from'), `from ${column.from} is after to ${column.to}`);
+          break;
+        }
+        case 'id':
+        case 'grouped-id': {
+          const format = column.format;
+          if ((format.kind === 'digits' || format.kind === 'letters') && format.minLength > format.maxLength) {
+            problem(at(c, 'format', 'minLength'), `minLength ${format.minLength} is greater than maxLength ${format.maxLength}`);
+            break;
+          }
+          const space = idSpaceSize(format);
+          if (column.type === 'id' && column.primaryKey && space < table.rows) {
+            problem(at(c, 'format'), `a primary key needs ${table.rows} distinct ids but this format has only ${space}`);
+          }
+          if (column.type === 'id' && column.primaryKey && column.missing > 0) problem(at(c, 'missing'), 'a primary key cannot be missing');
+          if (column.type === 'grouped-id') {
+            try {
+              const size = groupSizeOf(column, table.rows);
+              if (size < 1) problem(at(c, 'groupSize'), `group size is ${size}; it must be at least 1`);
+              else if (size > space) problem(at(c, 'groupSize'), `group size ${size} is larger than the ${space} ids of the format`);
+            } catch (err) {
+              problem(at(c, 'groupSize'), err instanceof ExpressionError ? err.message : String(err));
+            }
+          }
+          if (format.kind === 'row-number' && column.type === 'grouped-id') problem(at(c, 'format', 'kind'), 'row numbers cannot be grouped');
+          break;
+        }
+        case 'foreign-key': {
+          const [tableName, columnName] = column.references.split('.') as [string, string];
+          const target = tables.get(tableName);
+          const targetColumn = target?.columns.find((other) => other.name === columnName);
+          if (!target) problem(at(c, 'references'), `no table "${tableName}"`);
+          else if (!targetColumn) problem(at(c, 'references'), `table "${tableName}" has no column "${columnName}"`);
+          else if (targetColumn.type !== 'id' || !targetColumn.primaryKey) problem(at(c, 'references'), `"${column.references}" is not a primary key (an id column with primaryKey: true)`);
+          else if (target.rows === 0 && table.rows > 0) problem(at(c, 'references'), `table "${tableName}" has no rows to reference`);
+          break;
+        }
+        case 'paired': {
+          const source = columns.get(column.source);
+          if (!source) {
+            problem(at(c, 'source'), `no column "${column.source}" in table "${table.name}"`);
+            break;
+          }
+          if (source.type === 'categorical') {
+            const uncovered = Object.keys(source.values).filter((value) => !(value in column.lookup));
+            if (uncovered.length > 0) problem(at(c, 'lookup'), `no entry for ${uncovered.map((v) => JSON.stringify(v)).join(', ')} of "${column.source}"`);
+          }
+          for (const [key, entry] of Object.entries(column.lookup)) {
+            if (typeof entry === 'object' && !Array.isArray(entry)) {
+              const sum = Object.values(entry).reduce((total, p) => total + p, 0);
+              if (Math.abs(sum - 1) > PROBABILITY_TOLERANCE) problem(at(c, 'lookup', key), `probabilities sum to ${sum}, not 1`);
+            }
+          }
+          break;
+        }
+        case 'text':
+          if (column.pattern !== undefined) {
+            try {
+              parseTextPattern(column.pattern);
+            } catch (err) {
+              problem(at(c, 'pattern'), (err as Error).message);
+            }
+          } else if ((column.minLength ?? 1) > (column.maxLength ?? 20)) {
+            problem(at(c, 'minLength'), `minLength ${column.minLength} is greater than maxLength ${column.maxLength ?? 20}`);
+          }
+          break;
+        case 'derived':
+          try {
+            const expression = compileExpression(column.expression);
+            for (const name of expression.columns) {
+              if (!columns.has(name)) problem(at(c, 'expression'), `unknown column "${name}" in table "${table.name}"`);
+            }
+          } catch (err) {
+            problem(at(c, 'expression'), (err as Error).message);
+          }
+          break;
+        case 'constant':
+          break;
+      }
+    });
+    const cycle = dependencyCycle(table);
+    if (cycle) problem(['tables', t, 'columns'], `columns depend on each other in a cycle: ${cycle.join(' → ')}`);
+  });
+  return problems;
+}
+
+/** The columns a column's values are computed from (same row). */
+export function dependenciesOf(column: ColumnSpec): string[] {
+  if (column.type === 'paired') return [column.source];
+  if (column.type === 'derived') {
+    try {
+      return compileExpression(column.expression).columns;
+    } catch {
+      return [];
+    }
+  }
+  return [];
+}
+
+function dependencyCycle(table: TableSpec): string[] | undefined {
+  const byName = new Map(table.columns.map((column) => [column.name, column]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (name: string): string[] | undefined => {
+    if (state.get(name) === 'done' || !byName.has(name)) return undefined;
+    if (state.get(name) === 'visiting') return [...stack.slice(stack.indexOf(name)), name];
+    state.set(name, 'visiting');
+    stack.push(name);
+    for (const dependency of dependenciesOf(byName.get(name)!)) {
+      const cycle = visit(dependency);
+      if (cycle) return cycle;
+    }
+    stack.pop();
+    state.set(name, 'done');
+    return undefined;
+  };
+  for (const column of table.columns) {
+    const cycle = visit(column.name);
+    if (cycle) return cycle;
+  }
+  return undefined;
+}
+
+/** Validates a parsed spec object (JSON or YAML); throws SpecError listing every problem by path. */
+export function parseSynthSpec(input: unknown): SynthSpec {
+  const result = synthSpecSchema.safeParse(input);
+  if (!result.success) throw new SpecError(formatZodIssues(result.error));
+  const problems = checkSemantics(result.data);
+  if (problems.length > 0) throw new SpecError(problems);
+  return result.data;
+}
