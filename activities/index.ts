@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { ConfigError, type StageConfig, type StageConfigOf } from '../config/pipeline-config';
 import { backupDataRootStage } from './archive/backup-data-root';
 import { uploadLogsStage } from './archive/upload-logs';
+import { generateSyntheticStage } from './synth/stage';
 import { AlreadyExistsError, BadInputError } from './errors';
 import { ensureDataRootLayout, resolveDataRoot, runLogPath } from './runs/data-root';
 import { readRunManifest, writeRunManifest } from './runs/manifest';
@@ -143,6 +144,7 @@ export function createActivities(deps: ActivityDeps) {
     loadRunManifest: (input: { dataRoot: string; runId: string }): Promise<RunManifest> =>
       asActivity(async () => readRunManifest(dataRootOf(input.dataRoot), input.runId)),
 
+    generateSynthetic: stageActivity<StageConfigOf<'generate-synthetic'>>(generateSyntheticStage),
     backupDataRoot: stageActivity<StageConfigOf<'backup-data-root'>>(backupDataRootStage),
     uploadLogs: stageActivity<StageConfigOf<'upload-logs'>>(uploadLogsStage),
   };

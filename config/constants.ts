@@ -9,6 +9,7 @@ export const PIPELINE_TASK_QUEUE = 'pipeline-v1';
 
 /** Stage names as users write them in a run config, with the activity that executes each. */
 export const STAGE_ACTIVITIES = {
+  'generate-synthetic': 'generateSynthetic',
   'backup-data-root': 'backupDataRoot',
   'upload-logs': 'uploadLogs',
 } as const;

@@ -63,6 +63,23 @@ function blobPrefixProblem(uri: string): string | undefined {
   return `expected gs://bucket/dir/ or file:///absolute/dir/, got "${uri}"`;
 }
 
+export const generateSyntheticStage = z
+  .strictObject({
+    stage: z.literal('generate-synthetic'),
+    spec: z
+      .string()
+      .min(1)
+      .refine((path) => !hasParentSegment(path) && !path.startsWith('/'), 'a path inside the data root, without ".."')
+      .describe('Spec file (JSON or YAML), relative to the data root, e.g. raw/specs/schools.yaml'),
+    specFormat: z.enum(['auto', 'native', 'exhibit', 'summary-statistics']).default('auto'),
+    format: z.enum(['csv', 'tsv']).default('csv'),
+    seed: z.int().min(0).max(2 ** 32 - 1).optional().describe("Overrides the spec's seed"),
+    datestampLine: z.boolean().default(false).describe('First line `# {"Date generated": …}` (seed 000)'),
+    destination: blobPrefixUri.optional().describe('Also upload the tables and spec.json here'),
+    ...stageOptions,
+  })
+  .describe('Synthetic tables from a spec, in synth/<spec name>/<run id>/');
+
 export const backupDataRootStage = z
   .strictObject({
     stage: z.literal('backup-data-root'),
@@ -78,7 +95,7 @@ export const uploadLogsStage = z
   })
   .describe("Uploads the run's log file and the backup archive, never overwriting an object");
 
-export const stageConfig = z.discriminatedUnion('stage', [backupDataRootStage, uploadLogsStage], {
+export const stageConfig = z.discriminatedUnion('stage', [generateSyntheticStage, backupDataRootStage, uploadLogsStage], {
   error: (issue) =>
     issue.code === 'invalid_union'
       ? `unknown stage ${JSON.stringify((issue.input as { stage?: unknown } | undefined)?.stage)}; expected one of ${STAGE_NAMES.join(', ')}`

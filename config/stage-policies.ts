@@ -7,6 +7,13 @@ import type { StageName } from './constants';
 import type { StageConfig } from './pipeline-config';
 
 export const STAGE_POLICIES: Record<StageName, ActivityOptions> = {
+  'generate-synthetic': {
+    // Millions of rows take minutes; progress heartbeats show a live worker.
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: '1 minute',
+    // Generation is deterministic, so a retry only helps with disk or upload trouble: a few tries.
+    retry: { maximumAttempts: 4, initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s' },
+  },
   'backup-data-root': {
     // A tar of a large data root can take long; the heartbeat catches a dead worker within a minute.
     startToCloseTimeout: '2 hours',

@@ -75,9 +75,10 @@ abstract class BaseGenerator implements ColumnGenerator {
   constructor(
     readonly name: string,
     protected readonly context: GeneratorContext,
+    key?: number,
   ) {
     this.cells = new Array<string>(context.blockSize).fill('');
-    this.key = keyOf(context.spec.seed, context.table.name, name);
+    this.key = key ?? keyOf(context.spec.seed, context.table.name, name);
   }
 
   abstract fill(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>): void;
@@ -278,7 +279,7 @@ export class IdGenerator extends BaseGenerator implements PrimaryKey {
   readonly rows: number;
 
   constructor(private readonly column: ColumnOf<'id'>, context: GeneratorContext) {
-    super(column.name, context);
+    super(column.name, context, column.seed === undefined ? undefined : keyOf('column-seed', column.seed, context.table.name, column.name));
     this.format = idFormatOf(column.format, this.key);
     this.safe = idFormatIsSafe(column.format, context.delimiter);
     this.rows = context.table.rows;

@@ -60,7 +60,14 @@ const columnSchema = z.discriminatedUnion('type', [
     format: z.string().optional().describe('strftime subset: %Y %m %d %H %M %S; default ISO'),
     missing,
   }),
-  z.strictObject({ name, type: z.literal('id'), format: idFormatSchema, primaryKey: z.boolean().default(false), missing }),
+  z.strictObject({
+    name,
+    type: z.literal('id'),
+    format: idFormatSchema,
+    primaryKey: z.boolean().default(false),
+    seed: z.int().min(0).optional().describe("This column's own seed (exhibit's uuid_seed); the spec seed otherwise"),
+    missing,
+  }),
   z.strictObject({ name, type: z.literal('foreign-key'), references: z.string().regex(/^[^.]+\.[^.]+$/, 'expected "table.column"'), missing }),
   z.strictObject({
     name,
