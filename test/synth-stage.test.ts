@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { ActivityDeps } from '../activities';
+import type { RunManifest } from '../activities/runs/types';
+import { parsePipelineConfig } from '../config/pipeline-config';
+import { startPipelineRun } from '../client/pipeline-client';
+import { statusQuery } from '../workflows';
+import { createTestBucket, fakeGcsStorage, temporaryFolder } from './helpers/environment';
+import { createPipelineTestContext, testBlobStore, testLogger, type PipelineTestContext } from './helpers/pipeline-worker';
+
+const SPEC = `
+name: schools
+seed: 11
+tables:
+  - name: schools
+    rows: 300
+    columns:
+      - { name: school_id, type: id, format: { kind: digits, minLength: 4, maxLength: 6 }, primaryKey: true }
+      - { name: region, type: categorical, values: { North: 0.5, South: 0.5 } }
+  - name: pupils
+    rows: 20000
+    columns:
+      - { name: pupil_id, type: id, format: { kind: uuid, prefix: avf-pupil- }, primaryKey: true }
+      - { name: school_id, type: foreign-key, references: schools.school_id }
+      - { name: score, type: numeric, distribution: normal, mean: 100, sd: 15, min: 40, max: 160, precision: 1 }
+`;
+
+describe('generate-synthetic stage in a pipeline run', () => {
+  let context: PipelineTestContext;
+  let dataHome: string;
+  let deps: ActivityDeps;
+  let bucket: string;
+  const storage = fakeGcsStorage();
+
+  before(async () => {
+    context = await createPipelineTestContext('synth-stage');
+    dataHome = await temporaryFolder('synth-home');
+    bucket = await createTestBucket(storage, 'synth-outputs');
+    deps = { dataHome, blobStore: testBlobStore(join(dataHome, '.buckets')), logger: testLogger(), now: () => new Date('2026-11-21T12:00:00Z') };
+    await mkdir(join(dataHome, 'synth-demo', 'raw', 'specs'), { recursive: true });
+    await writeFile(join(dataHome, 'synth-demo', 'raw', 'specs', 'schools.yaml'), SPEC);
+    await writeFile(join(dataHome, 'synth-demo', 'raw', 'specs', 'broken.yaml'), SPEC.replace('min: 40, max: 160', 'min: 160, max: 40'));
+  });
+  after(() => context.close());
+
+  async function runPipeline(spec: string, extra: Record<string, unknown> = {}): Promise<{ manifest: RunManifest; error?: unknown }> {
+    const config = parsePipelineConfig({
+      pipelineName: 'synth-demo',
+      dataRoot: 'synth-demo',
+      stages: [{ stage: 'generate-synthetic', spec, datestampLine: true, destination: `gs://${bucket}/synth/`, ...extra }, { stage: 'backup-data-root' }],
+    });
+    return context.withWorker(deps, async () => {
+      const started = await startPipelineRun(context.client, { config, taskQueue: context.taskQueue });
+      if (started.kind !== 'started') throw new Error('not started');
+      const error = await started.handle.result().then(() => undefined, (err: unknown) => err);
+      return { manifest: await started.handle.query(statusQuery), ...(error ? { error } : {}) };
+    });
+  }
+
+  it('writes every table and the effective spec under synth/<spec>/<run id>/, uploads them, and skips a second identical run', async () => {
+    const { manifest } = await runPipeline('raw/specs/schools.yaml');
+    assert.equal(manifest.status, 'succeeded');
+    const outputs = manifest.stages[0]!.outputs;
+    const pupils = fileURLToPath(outputs.pupils!.uri);
+    assert.equal(pupils, join(dataHome, 'synth-demo', 'synth', 'schools', manifest.runId, 'pupils.csv'));
+    const lines = (await readFile(pupils, 'utf8')).split('\n');
+    assert.equal(lines[0], '# {"Date generated":"2026-11-21T12:00:00.000Z"}');
+    assert.equal(lines[1], 'pupil_id,school_id,score');
+    assert.equal(lines.length, 20000 + 3); // datestamp, header, rows, final newline
+    const spec = JSON.parse(await readFile(fileURLToPath(outputs.spec!.uri), 'utf8')) as { tables: unknown[] };
+    assert.equal(spec.tables.length, 2);
+    const [objects] = await storage.bucket(bucket).getFiles({ prefix: `synth/schools/${manifest.runId}/` });
+    assert.deepEqual(objects.map((file) => file.name.split('/').pop()).sort(), ['pupils.csv', 'schools.csv', 'spec.json']);
+
+    const again = await runPipeline('raw/specs/schools.yaml', { datestampLine: false });
+    assert.equal(again.manifest.stages[0]!.status, 'succeeded', 'other options are other inputs');
+    const third = await runPipeline('raw/specs/schools.yaml', { datestampLine: false });
+    assert.equal(third.manifest.stages[0]!.status, 'skipped');
+    assert.deepEqual(third.manifest.stages[0]!.outputs, again.manifest.stages[0]!.outputs);
+  });
+
+  it('fails at once, naming the spec path, when the spec is invalid', async () => {
+    const { manifest, error } = await runPipeline('raw/specs/broken.yaml');
+    assert.ok(error instanceof WorkflowFailedError);
+    const stage = manifest.stages[0]!;
+    assert.equal(stage.status, 'failed');
+    assert.equal(stage.attempts, 1);
+    assert.match(stage.error ?? '', /tables\[1\]\.columns\[2\]\.min: min 160 is greater than max 40/);
+    assert.equal(manifest.stages[1]!.status, 'pending');
+  });
+});
