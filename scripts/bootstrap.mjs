@@ -1,5 +1,6 @@
 // Makes a fresh clone runnable, then runs one of the TypeScript scripts:
-//   node scripts/bootstrap.mjs <demo|test|…> [args]
+//   node scripts/bootstrap.mjs <demo|test|…> [args]     scripts/<name>.ts
+//   node scripts/bootstrap.mjs bench/synth [args]       a path from the project root, without .ts
 // Plain JavaScript on purpose: it runs before node_modules (and so tsx) exists.
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -29,4 +30,5 @@ if (!existsSync(installedMarker) || statSync(installedMarker).mtimeMs < statSync
   if (status !== 0) process.exit(status);
 }
 
-process.exit(run(process.execPath, ['--import', 'tsx', join('scripts', `${script}.ts`), ...args]));
+const target = script.includes('/') ? `${script}.ts` : join('scripts', `${script}.ts`);
+process.exit(run(process.execPath, ['--import', 'tsx', target, ...args]));

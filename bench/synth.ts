@@ -1,0 +1,78 @@
+/**
+ * `npm run bench:synth`: the synthetic data engine's figures (issue #3).
+ * For 1M and 10M rows of the 10-column mixed table: generation to a CSV file on one core (rows/s, peak
+ * RSS), the serialisation ceiling (the same rows precomputed, written by csv-stringify and by our
+ * writer), the ratio between them, and the speed-up of two worker processes each generating half.
+ * The last line is `synth rows_per_s=… ceiling_rows_per_s=… peak_rss_mb=… shard2_speedup=…` (10M rows).
+ */
+import { execFile } from 'node:child_process';
+import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const TASK = join(__dirname, 'synth-task.ts');
+
+interface Measurement {
+  seconds: number;
+  rows: number;
+  bytes: number;
+  peakRssMb: number;
+}
+
+async function task(...args: Array<string | number>): Promise<Measurement> {
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', TASK, ...args.map(String)], { maxBuffer: 1024 * 1024 });
+  return JSON.parse(stdout.trim().split('\n').pop()!) as Measurement;
+}
+
+const rate = (m: Measurement): number => Math.round(m.rows / m.seconds);
+
+async function main(): Promise<void> {
+  const sizes = (process.env.BENCH_SYNTH_ROWS ?? '1000000,10000000').split(',').map(Number);
+  const folder = mkdtempSync(join(tmpdir(), 'bench-synth-'));
+  let last = '';
+  try {
+    for (const rows of sizes) {
+      const whole = await task('generate', rows, 0, rows, join(folder, 'whole.csv'));
+      const stringifyCeiling = await task('ceiling', rows, join(folder, 'ceiling-stringify.csv'), 'csv-stringify');
+      const joinerCeiling = await task('ceiling', rows, join(folder, 'ceiling-joiner.csv'), 'joiner');
+      const ceiling = Math.max(rate(stringifyCeiling), rate(joinerCeiling));
+
+      // Two worker processes, each generating half; the shards are then one file, as in a pipeline.
+      const half = Math.floor(rows / 2);
+      const shardStart = process.hrtime.bigint();
+      const shards = await Promise.all([
+        task('generate', rows, 0, half, join(folder, 'part-0.csv')),
+        task('generate', rows, half, rows, join(folder, 'part-1.csv')),
+      ]);
+      const shardSeconds = Number(process.hrtime.bigint() - shardStart) / 1e9;
+      const joined = createWriteStream(join(folder, 'joined.csv'));
+      for (const part of ['part-0.csv', 'part-1.csv']) await pipeline(createReadStream(join(folder, part)), joined, { end: part === 'part-1.csv' });
+      // Time of one process doing the same, measured the same way (process start included).
+      const singleStart = process.hrtime.bigint();
+      const single = await task('generate', rows, 0, rows, join(folder, 'single.csv'));
+      const singleSeconds = Number(process.hrtime.bigint() - singleStart) / 1e9;
+      // Generation time inside the processes (the slower shard against the single process); the wall
+      // times with process start-up are printed too.
+      const speedup = single.seconds / Math.max(...shards.map((shard) => shard.seconds));
+
+      console.log(`rows=${rows}`);
+      console.log(`  generate to CSV, one core:     ${rate(whole).toLocaleString('en')} rows/s (${whole.seconds.toFixed(2)} s, ${(whole.bytes / 1e6).toFixed(0)} MB, peak RSS ${whole.peakRssMb.toFixed(0)} MB)`);
+      console.log(`  ceiling, csv-stringify:        ${rate(stringifyCeiling).toLocaleString('en')} rows/s (peak RSS ${stringifyCeiling.peakRssMb.toFixed(0)} MB)`);
+      console.log(`  ceiling, our writer:           ${rate(joinerCeiling).toLocaleString('en')} rows/s (peak RSS ${joinerCeiling.peakRssMb.toFixed(0)} MB)`);
+      console.log(`  generation / best ceiling:     ${(rate(whole) / ceiling).toFixed(2)}`);
+      console.log(`  our writer / csv-stringify:    ${(rate(joinerCeiling) / rate(stringifyCeiling)).toFixed(2)}`);
+      console.log(`  two processes (halves):        ${Math.max(...shards.map((shard) => shard.seconds)).toFixed(2)} s vs one process ${single.seconds.toFixed(2)} s: speed-up ${speedup.toFixed(2)}x (wall, with process start: ${shardSeconds.toFixed(2)} s vs ${singleSeconds.toFixed(2)} s)`);
+      last = `synth rows_per_s=${rate(whole)} ceiling_rows_per_s=${ceiling} peak_rss_mb=${whole.peakRssMb.toFixed(0)} shard2_speedup=${speedup.toFixed(2)}`;
+      rmSync(join(folder, 'whole.csv'), { force: true });
+      for (const name of ['ceiling-stringify.csv', 'ceiling-joiner.csv', 'part-0.csv', 'part-1.csv', 'joined.csv', 'single.csv']) rmSync(join(folder, name), { force: true });
+    }
+  } finally {
+    rmSync(folder, { recursive: true, force: true });
+  }
+  console.log(last);
+}
+
+void main();
