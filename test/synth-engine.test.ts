@@ -204,9 +204,9 @@ describe('synthetic data: determinism and shards', () => {
   it('gives the same bytes for a shard generated in another process', async () => {
     const rows = mixed.tables[0]!.rows;
     const script = `
-      const { generateTableText } = require(${JSON.stringify(join(__dirname, '..', 'activities', 'synth', 'generate'))});
+      const { generateTableChunks } = require(${JSON.stringify(join(__dirname, '..', 'activities', 'synth', 'generate'))});
       const spec = JSON.parse(process.argv[1]);
-      for (const chunk of generateTableText(spec, 't', { format: 'csv', start: 5000, end: ${rows} })) process.stdout.write(chunk);
+      for (const chunk of generateTableChunks(spec, 't', { format: 'csv', start: 5000, end: ${rows} })) process.stdout.write(chunk);
     `;
     const { stdout } = await run(process.execPath, ['--import', 'tsx', '-e', script, JSON.stringify(mixed)], { maxBuffer: 64 * 1024 * 1024 });
     assert.equal(tableText(mixed, 't', 'csv', { start: 0, end: 5000 }) + stdout, tableText(mixed, 't'));

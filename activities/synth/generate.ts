@@ -5,6 +5,7 @@
 import { Readable } from 'node:stream';
 import { streamToFileAtomic, type StreamedFile } from '../storage/atomic-write';
 import { createColumnGenerator, IdGenerator, type ColumnGenerator, type GeneratorContext, type PrimaryKey } from './columns';
+import { ByteWriter } from './byte-writer';
 import { csvLine, DELIMITERS, type OutputFormat } from './csv';
 import { dependenciesOf, SpecError, type SynthSpec, type TableSpec } from './spec';
 
@@ -68,8 +69,8 @@ export function createTableGenerators(spec: SynthSpec, tableName: string, format
   return { table, columns, order: fillOrder(columns), delimiter: DELIMITERS[format] };
 }
 
-/** The table's text for a row range, in blocks of BLOCK_ROWS rows. */
-export function* generateTableText(spec: SynthSpec, tableName: string, options: TableOutputOptions): Generator<string> {
+/** The table's bytes for a row range, in blocks of BLOCK_ROWS rows. */
+export function* generateTableChunks(spec: SynthSpec, tableName: string, options: TableOutputOptions): Generator<Buffer> {
   const { table, columns, order, delimiter } = createTableGenerators(spec, tableName, options.format);
   const start = options.start ?? 0;
   const end = Math.min(options.end ?? table.rows, table.rows);
@@ -77,21 +78,31 @@ export function* generateTableText(spec: SynthSpec, tableName: string, options: 
   if (start === 0) {
     let prologue = options.commentLine === undefined ? '' : `# ${options.commentLine.replace(/[\r\n]+/g, ' ')}\n`;
     if (options.header ?? true) prologue += csvLine(table.columns.map((column) => column.name), delimiter);
-    if (prologue) yield prologue;
+    if (prologue) yield Buffer.from(prologue, 'utf8');
   }
-  const cells = columns.map((column) => column.cells);
-  const width = cells.length;
+  const byName = new Map(columns.map((column) => [column.name, column]));
+  const width = columns.length;
+  const separator = delimiter.charCodeAt(0);
+  const out = new ByteWriter(1 << 20);
   for (let blockStart = start; blockStart < end; blockStart += BLOCK_ROWS) {
     const count = Math.min(BLOCK_ROWS, end - blockStart);
-    for (const column of order) column.fill(blockStart, count, new Map(columns.map((c) => [c.name, c])));
-    let text = '';
+    for (const column of order) column.compute(blockStart, count, byName);
     for (let row = 0; row < count; row++) {
-      let line = cells[0]![row]!;
-      for (let c = 1; c < width; c++) line += delimiter + cells[c]![row]!;
-      text += `${line}\n`;
+      out.ensure(width + 1);
+      columns[0]!.write(row, out);
+      for (let c = 1; c < width; c++) {
+        out.byte(separator);
+        columns[c]!.write(row, out);
+      }
+      out.byte(10);
     }
-    yield text;
+    yield out.take();
   }
+}
+
+/** The same, as text (tests and small tables). */
+export function generateTableText(spec: SynthSpec, tableName: string, options: TableOutputOptions): string {
+  return Buffer.concat([...generateTableChunks(spec, tableName, options)]).toString('utf8');
 }
 
 /** Streams a table (or a shard of it) to a file through a temporary name, in constant memory. */
@@ -101,7 +112,7 @@ export async function writeTableFile(
   path: string,
   options: TableOutputOptions & { onProgress?: (bytes: number) => void },
 ): Promise<StreamedFile> {
-  return streamToFileAtomic(Readable.from(generateTableText(spec, tableName, options), { objectMode: false }), path, {
+  return streamToFileAtomic(Readable.from(generateTableChunks(spec, tableName, options), { objectMode: false }), path, {
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
 }

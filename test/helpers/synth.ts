@@ -5,7 +5,7 @@ import type { SynthSpec } from '../../activities/synth/spec';
 import type { OutputFormat } from '../../activities/synth/csv';
 
 export function tableText(spec: SynthSpec, table: string, format: OutputFormat = 'csv', range: { start?: number; end?: number; header?: boolean } = {}): string {
-  return [...generateTableText(spec, table, { format, ...range })].join('');
+  return generateTableText(spec, table, { format, ...range });
 }
 
 /** The table as records keyed by column name ('' for a missing cell). */
