@@ -1,6 +1,7 @@
 /**
  * One measured task in its own process, so peak RSS is its own:
  *   generate <rows> <start> <end> <file>    generate rows start..end of the benchmark table to a file
+ *   serialize <rows> <start> <end>          the same without a file: generation and CSV bytes only
  *   ceiling <rows> <file> <writer>           write `rows` precomputed rows with csv-stringify or the joiner
  * Prints one JSON line: { seconds, rows, bytes, peakRssMb }.
  */
@@ -9,7 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
 import { csvLine } from '../activities/synth/csv';
-import { generateTableText, writeTableFile } from '../activities/synth/generate';
+import { generateTableChunks, generateTableText, writeTableFile } from '../activities/synth/generate';
 import { parse } from 'csv-parse/sync';
 import { benchmarkSpec } from './synth-spec';
 
@@ -25,6 +26,10 @@ async function main(): Promise<void> {
   if (task === 'generate') {
     const [start, end, file] = [Number(rest[0]), Number(rest[1]), rest[2]!];
     bytes = (await writeTableFile(spec, 'messages', file, { format: 'csv', start, end, header: start === 0 })).bytes;
+    measuredRows = end - start;
+  } else if (task === 'serialize') {
+    const [start, end] = [Number(rest[0]), Number(rest[1])];
+    for (const chunk of generateTableChunks(spec, 'messages', { format: 'csv', start, end, header: start === 0 })) bytes += chunk.length;
     measuredRows = end - start;
   } else if (task === 'ceiling') {
     const [file, writer] = [rest[0]!, rest[1]!];

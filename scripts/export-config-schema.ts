@@ -1,8 +1,10 @@
-/** `npm run schema`: writes the run config's JSON Schema beside its zod source. */
+/** `npm run schema`: writes the JSON Schemas of the run config and the synthetic data spec. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PIPELINE_CONFIG_SCHEMA_FILE, pipelineConfigJsonSchema } from '../config/json-schema';
+import { JSON_SCHEMAS, jsonSchemaText } from '../config/json-schema';
 import { PROJECT_ROOT } from './lib/tools';
 
-writeFileSync(join(PROJECT_ROOT, PIPELINE_CONFIG_SCHEMA_FILE), pipelineConfigJsonSchema());
-console.log(`wrote ${PIPELINE_CONFIG_SCHEMA_FILE}`);
+for (const file of Object.keys(JSON_SCHEMAS) as Array<keyof typeof JSON_SCHEMAS>) {
+  writeFileSync(join(PROJECT_ROOT, file), jsonSchemaText(file));
+  console.log(`wrote ${file}`);
+}

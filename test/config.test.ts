@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadPipelineConfig } from '../config/load-config';
-import { PIPELINE_CONFIG_SCHEMA_FILE, pipelineConfigJsonSchema } from '../config/json-schema';
+import { JSON_SCHEMAS, jsonSchemaText } from '../config/json-schema';
 import { ConfigError, parsePipelineConfig } from '../config/pipeline-config';
 import { stageActivityOptions } from '../config/stage-policies';
 import { readSettings } from '../config/settings';
@@ -93,9 +93,11 @@ describe('run config', () => {
     await assert.rejects(loadPipelineConfig(join(folder, 'missing.yaml')), /cannot read/);
   });
 
-  it('keeps the committed JSON Schema in step with the zod schema', async () => {
-    const committed = await readFile(join(__dirname, '..', PIPELINE_CONFIG_SCHEMA_FILE), 'utf8');
-    assert.equal(committed, pipelineConfigJsonSchema(), 'run `npm run schema` to regenerate it');
+  it('keeps the committed JSON Schemas in step with the zod schemas', async () => {
+    for (const file of Object.keys(JSON_SCHEMAS) as Array<keyof typeof JSON_SCHEMAS>) {
+      const committed = await readFile(join(__dirname, '..', file), 'utf8');
+      assert.equal(committed, jsonSchemaText(file), `${file}: run \`npm run schema\` to regenerate it`);
+    }
   });
 
   it('resolves data roots inside the data home and refuses escapes', () => {

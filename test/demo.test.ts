@@ -23,6 +23,7 @@ describe('npm run demo', () => {
     assert.ok(runId);
     assert.ok(existsSync(join(dataHome, 'demo', 'backups', `data-${runId}.tar.gz`)));
     assert.ok(existsSync(join(dataHome, '.buckets', 'demo-pipeline-logs', 'runs', `${runId}.log`)));
+    assert.ok(existsSync(join(dataHome, 'demo', 'synth', 'radio-show', runId, 'messages.csv')));
 
     const temporal = findTool(TOOLS.temporal);
     assert.ok(temporal);
@@ -36,7 +37,7 @@ describe('npm run demo', () => {
     assert.equal(attribute('PipelineStatus'), 'succeeded');
     assert.equal(attribute('PipelineName'), 'demo');
     assert.equal(attribute('PipelineRunId'), runId);
-    assert.equal(description.executionConfig.userMetadata.summary, `Pipeline demo, run ${runId}: backup-data-root → upload-logs`);
+    assert.equal(description.executionConfig.userMetadata.summary, `Pipeline demo, run ${runId}: generate-synthetic → backup-data-root → upload-logs`);
     assert.match(description.executionConfig.userMetadata.details, /\*\*Data root:\*\* demo/);
   });
 });
