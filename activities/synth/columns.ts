@@ -383,7 +383,7 @@ export class IdGenerator extends BaseGenerator implements PrimaryKey {
   readonly rows: number;
 
   constructor(private readonly column: ColumnOf<'id'>, context: GeneratorContext) {
-    super(column.name, context, column.seed === undefined ? undefined : keyOf('column-seed', column.seed, context.table.name, column.name));
+    super(column.name, context, keyOf(column.seed ?? context.spec.seed, context.table.name, column.name));
     this.id = new IdText(column.format, this.key, context.delimiter);
     this.rows = context.table.rows;
     this.indices = new Float64Array(context.blockSize);

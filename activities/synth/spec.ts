@@ -65,7 +65,7 @@ const columnSchema = z.discriminatedUnion('type', [
     type: z.literal('id'),
     format: idFormatSchema,
     primaryKey: z.boolean().default(false),
-    seed: z.int().min(0).optional().describe("This column's own seed (exhibit's uuid_seed); the spec seed otherwise"),
+    seed: z.int().min(0).max(2 ** 32 - 1).optional().describe("This column's own seed (exhibit's uuid_seed); the spec seed otherwise"),
     missing,
   }),
   z.strictObject({ name, type: z.literal('foreign-key'), references: z.string().regex(/^[^.]+\.[^.]+$/, 'expected "table.column"'), missing }),
