@@ -5,10 +5,12 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
+import { pathToFileURL } from 'node:url';
 import { ConfigError, type StageConfig, type StageConfigOf } from '../config/pipeline-config';
 import { backupDataRootStage } from './archive/backup-data-root';
 import { uploadLogsStage } from './archive/upload-logs';
 import { generateSyntheticStage } from './synth/stage';
+import { loadSeries, runSeriesPeriod, type GenerateSeriesConfig, type PeriodOutcome } from './synth/series-stage';
 import { AlreadyExistsError, BadInputError } from './errors';
 import { ensureDataRootLayout, resolveDataRoot, runLogPath } from './runs/data-root';
 import { readRunManifest, writeRunManifest } from './runs/manifest';
@@ -53,6 +55,15 @@ function toFailure(err: unknown, attempt: number): ApplicationFailure {
   });
 }
 
+/** Reports progress as an activity heartbeat (a no-op outside an activity, as in plain tests). */
+function heartbeat(details: Record<string, unknown>): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    // not inside an activity
+  }
+}
+
 function currentAttempt(): number {
   try {
     return Context.current().info.attempt;
@@ -75,41 +86,11 @@ export function createActivities(deps: ActivityDeps) {
 
   function stageActivity<S extends StageConfig>(definition: StageDefinition<S>) {
     return (request: StageRequest<S>): Promise<StageResult> =>
-      asActivity(async () => {
-        const attempt = currentAttempt();
-        const dataRoot = dataRootOf(request.dataRoot);
-        const runLog = openRunLogger(deps.logger, runLogPath(dataRoot, request.runId), {
-          runId: request.runId,
-          pipeline: request.pipelineName,
-          stage: request.stage.stage,
-          attempt,
-        });
-        try {
-          return await runStage(
-            definition,
-            {
-              request,
-              dataRoot,
-              blobStore: deps.blobStore,
-              logger: runLog.logger,
-              now: deps.now,
-              reportProgress: (details) => {
-                try {
-                  Context.current().heartbeat(details);
-                } catch {
-                  // not inside an activity: nothing to heartbeat to
-                }
-              },
-            },
-            attempt,
-          );
-        } catch (err) {
-          runLog.logger.error({ event: 'StageFailed', err }, 'stage failed');
-          throw err;
-        } finally {
-          runLog.close();
-        }
-      });
+      asActivity(() =>
+        withRunLog(request, {}, (logger, dataRoot) =>
+          runStage(definition, { request, dataRoot, blobStore: deps.blobStore, logger, now: deps.now, reportProgress: heartbeat }, currentAttempt()),
+        ),
+      );
   }
 
   /** Logs a run-level event to the worker log and the run's log file. */
@@ -120,6 +101,26 @@ export function createActivities(deps: ActivityDeps) {
     });
     runLog.logger.info({ event, status: manifest.status }, message);
     runLog.close();
+  }
+
+  /** Runs `body` with the run's logger (worker log and run log file), logging a failure before rethrowing. */
+  async function withRunLog<T>(request: StageRequest, bindings: Record<string, unknown>, body: (logger: Logger, dataRoot: string) => Promise<T>): Promise<T> {
+    const dataRoot = dataRootOf(request.dataRoot);
+    const runLog = openRunLogger(deps.logger, runLogPath(dataRoot, request.runId), {
+      runId: request.runId,
+      pipeline: request.pipelineName,
+      stage: request.stage.stage,
+      attempt: currentAttempt(),
+      ...bindings,
+    });
+    try {
+      return await body(runLog.logger, dataRoot);
+    } catch (err) {
+      runLog.logger.error({ event: 'StageFailed', err }, 'stage failed');
+      throw err;
+    } finally {
+      runLog.close();
+    }
   }
 
   return {
@@ -146,6 +147,26 @@ export function createActivities(deps: ActivityDeps) {
 
     generateSynthetic: stageActivity<StageConfigOf<'generate-synthetic'>>(generateSyntheticStage),
     backupDataRoot: stageActivity<StageConfigOf<'backup-data-root'>>(backupDataRootStage),
+
+    /** Checks a series against its spec before any period is written; returns what the periods share. */
+    planSeriesRun: (request: StageRequest<GenerateSeriesConfig>): Promise<{ baseInputsHash: string; seriesFolder: string }> =>
+      asActivity(() =>
+        withRunLog(request, {}, async (logger, dataRoot) => {
+          const { baseInputsHash, seriesFolder, plan } = await loadSeries(dataRoot, request.stage);
+          logger.info({ event: 'SeriesPlanned', series: request.stage.series, periods: request.stage.periods, rows: plan.rows }, 'series planned');
+          return { baseInputsHash, seriesFolder: pathToFileURL(seriesFolder).href };
+        }),
+      ),
+
+    /** One period of a series: reused if an identical one exists, never overwritten otherwise. */
+    generateSeriesPeriod: (input: { request: StageRequest<GenerateSeriesConfig>; period: number }): Promise<PeriodOutcome> =>
+      asActivity(() =>
+        withRunLog(input.request, { period: input.period }, async (logger, dataRoot) => {
+          const outcome = await runSeriesPeriod(dataRoot, input.request.stage, input.period);
+          logger.info({ event: 'GeneratingOutputs', series: input.request.stage.series, ...outcome }, outcome.reused ? 'period already generated' : 'period generated');
+          return outcome;
+        }),
+      ),
     uploadLogs: stageActivity<StageConfigOf<'upload-logs'>>(uploadLogsStage),
   };
 }

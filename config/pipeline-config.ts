@@ -80,6 +80,31 @@ export const generateSyntheticStage = z
   })
   .describe('Synthetic tables from a spec, in synth/<spec name>/<run id>/');
 
+const columnNames = z.array(z.string().min(1)).default([]);
+
+export const generateSeriesStage = z
+  .strictObject({
+    stage: z.literal('generate-series'),
+    spec: z
+      .string()
+      .min(1)
+      .refine((path) => !hasParentSegment(path) && !path.startsWith('/'), 'a path inside the data root, without ".."')
+      .describe('Base spec file, relative to the data root'),
+    specFormat: z.enum(['auto', 'native', 'exhibit', 'summary-statistics']).default('auto'),
+    table: z.string().optional().describe('The table that becomes a series (the first by default)'),
+    series: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'letters, digits, _ . -').describe('Series name: synth/<series>/'),
+    periodUnit: z.enum(['days', 'weeks', 'months']),
+    periodLength: z.int().min(1).max(1000).default(1),
+    periods: z.int().min(1).max(100_000).describe('How many datasets the series has; existing ones are kept'),
+    newFraction: z.number().gt(0).max(1).describe('Share of each period that is new entities, in (0, 1]'),
+    dateColumns: columnNames.describe('Date columns shifted by (k−1) × periodLength × periodUnit'),
+    staticColumns: columnNames.describe('Columns returning entities keep'),
+    idColumns: z.array(z.string().min(1)).optional().describe('Entity ids (the primary keys by default)'),
+    format: z.enum(['csv', 'tsv']).default('csv'),
+    ...stageOptions,
+  })
+  .describe('dataset_1 … dataset_N of a synthetic series, one activity per period');
+
 export const backupDataRootStage = z
   .strictObject({
     stage: z.literal('backup-data-root'),
@@ -95,7 +120,7 @@ export const uploadLogsStage = z
   })
   .describe("Uploads the run's log file and the backup archive, never overwriting an object");
 
-export const stageConfig = z.discriminatedUnion('stage', [generateSyntheticStage, backupDataRootStage, uploadLogsStage], {
+export const stageConfig = z.discriminatedUnion('stage', [generateSyntheticStage, generateSeriesStage, backupDataRootStage, uploadLogsStage], {
   error: (issue) =>
     issue.code === 'invalid_union'
       ? `unknown stage ${JSON.stringify((issue.input as { stage?: unknown } | undefined)?.stage)}; expected one of ${STAGE_NAMES.join(', ')}`

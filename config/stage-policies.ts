@@ -14,6 +14,13 @@ export const STAGE_POLICIES: Record<StageName, ActivityOptions> = {
     // Generation is deterministic, so a retry only helps with disk or upload trouble: a few tries.
     retry: { maximumAttempts: 4, initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s' },
   },
+  'generate-series': {
+    // Applies to each period's activity: a period of a few hundred thousand rows takes seconds to minutes.
+    startToCloseTimeout: '1 hour',
+    heartbeatTimeout: '1 minute',
+    // Deterministic work: retries are for crashed workers and disks, so a few.
+    retry: { maximumAttempts: 4, initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s' },
+  },
   'backup-data-root': {
     // A tar of a large data root can take long; the heartbeat catches a dead worker within a minute.
     startToCloseTimeout: '2 hours',

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { ActivityDeps } from '../activities';
+import { createActivities, type ActivityDeps } from '../activities';
 import type { RunManifest } from '../activities/runs/types';
 import { parsePipelineConfig } from '../config/pipeline-config';
 import { startPipelineRun } from '../client/pipeline-client';
@@ -81,6 +81,56 @@ describe('generate-synthetic stage in a pipeline run', () => {
     const third = await runPipeline('raw/specs/schools.yaml', { datestampLine: false });
     assert.equal(third.manifest.stages[0]!.status, 'skipped');
     assert.deepEqual(third.manifest.stages[0]!.outputs, again.manifest.stages[0]!.outputs);
+  });
+
+  it('generates a series period by period in a child workflow, retries a failed period alone, and reuses finished ones', async () => {
+    const config = parsePipelineConfig({
+      pipelineName: 'synth-demo',
+      dataRoot: 'synth-demo',
+      stages: [
+        {
+          stage: 'generate-series',
+          spec: 'raw/specs/schools.yaml',
+          table: 'pupils',
+          series: 'weekly-pupils',
+          periodUnit: 'weeks',
+          periods: 3,
+          newFraction: 0.25,
+          retry: { initialInterval: '100ms' },
+        },
+      ],
+    });
+    const calls: number[] = [];
+    let failed = false;
+    const realActivities = createActivities(deps);
+    const overrides = {
+      generateSeriesPeriod: async (input: Parameters<typeof realActivities.generateSeriesPeriod>[0]) => {
+        calls.push(input.period);
+        if (input.period === 2 && !failed) {
+          failed = true;
+          throw new Error('worker lost its disk for a moment');
+        }
+        return realActivities.generateSeriesPeriod(input);
+      },
+    };
+    const run = async () =>
+      context.withWorker(deps, async () => {
+        const started = await startPipelineRun(context.client, { config, taskQueue: context.taskQueue });
+        if (started.kind !== 'started') throw new Error('not started');
+        await started.handle.result();
+        return started.handle.query(statusQuery);
+      }, overrides);
+    const first = await run();
+    assert.equal(first.status, 'succeeded');
+    assert.deepEqual(calls, [1, 2, 2, 3], 'only the failed period ran again');
+    assert.equal(first.stages[0]!.note, '3 periods: 3 generated, 0 already there');
+    for (const period of [1, 2, 3]) {
+      const lines = (await readFile(join(dataHome, 'synth-demo', 'synth', 'weekly-pupils', `period-${period}`, `dataset_${period}.csv`), 'utf8')).trim().split('\n');
+      assert.equal(lines.length, 20001);
+    }
+    const second = await run();
+    assert.equal(second.stages[0]!.status, 'skipped');
+    assert.equal(second.stages[0]!.note, '3 periods: 0 generated, 3 already there');
   });
 
   it('fails at once, naming the spec path, when the spec is invalid', async () => {

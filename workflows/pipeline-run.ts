@@ -5,6 +5,7 @@
  */
 import {
   ActivityFailure,
+  ChildWorkflowFailure,
   ApplicationFailure,
   proxyActivities,
   setCurrentDetails,
@@ -12,11 +13,13 @@ import {
   upsertSearchAttributes,
   workflowInfo,
   defineQuery,
+  executeChild,
 } from '@temporalio/workflow';
+import { seriesRun, type SeriesRunInput } from './series-run';
 import { RetryState } from '@temporalio/common';
 import type { FailureDetails, PipelineActivities } from '../activities';
 import type { RunManifest, StageOutputs, StageRecord, StageRequest, StageResult } from '../activities/runs/types';
-import { SEARCH_ATTRIBUTES, STAGE_ACTIVITIES, type RunStatusName, type StageName } from '../config/constants';
+import { CHILD_WORKFLOW_STAGES, SEARCH_ATTRIBUTES, STAGE_ACTIVITIES, type RunStatusName, type StageName } from '../config/constants';
 import { ConfigError, parsePipelineConfig, type PipelineConfig, type StageConfig } from '../config/pipeline-config';
 import { stageActivityOptions } from '../config/stage-policies';
 
@@ -113,20 +116,26 @@ async function runOneStage(manifest: RunManifest, stage: StageConfig, record: St
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.pipelineStage, value: stage.stage }]);
   setCurrentDetails(`Stage ${index + 1} of ${total}: **${stage.stage}** is running`);
 
-  const activity = proxyActivities<PipelineActivities>({
-    ...stageActivityOptions(stage),
-    summary: `${stage.stage} (stage ${index + 1} of ${total}) of ${manifest.pipelineName}`,
-  })[STAGE_ACTIVITIES[stage.stage]] as StageActivity;
+  const request: StageRequest = {
+    runId: manifest.runId,
+    pipelineName: manifest.pipelineName,
+    dataRoot: manifest.config.dataRoot,
+    stage,
+    upstream: upstreamOutputs(manifest, index),
+    overwrite: manifest.overwrite,
+  };
+  const summary = `${stage.stage} (stage ${index + 1} of ${total}) of ${manifest.pipelineName}`;
 
   try {
-    const result = await activity({
-      runId: manifest.runId,
-      pipelineName: manifest.pipelineName,
-      dataRoot: manifest.config.dataRoot,
-      stage,
-      upstream: upstreamOutputs(manifest, index),
-      overwrite: manifest.overwrite,
-    });
+    const result = CHILD_WORKFLOW_STAGES.has(stage.stage)
+      ? await executeChild(seriesRun, {
+          args: [{ request: request as SeriesRunInput['request'] }],
+          workflowId: `${manifest.workflowId}-${stage.stage}`,
+          staticSummary: summary,
+        })
+      : await (proxyActivities<PipelineActivities>({ ...stageActivityOptions(stage), summary })[
+          STAGE_ACTIVITIES[stage.stage] as keyof PipelineActivities
+        ] as StageActivity)(request);
     Object.assign(record, {
       status: result.status,
       attempts: result.attempt,
@@ -159,7 +168,9 @@ function setRunStatus(manifest: RunManifest, status: RunStatusName): void {
 }
 
 /** The attempt count the activity reported with its failure, or what the retry state implies. */
-function attemptsOf(err: unknown, maximumAttempts: number | undefined): number {
+function attemptsOf(failure: unknown, maximumAttempts: number | undefined): number {
+  // A child workflow stage failed because one of its activities did: count that activity's attempts.
+  const err = failure instanceof ChildWorkflowFailure ? failure.cause : failure;
   if (err instanceof ActivityFailure) {
     const cause = err.cause;
     if (cause instanceof ApplicationFailure) {
@@ -172,6 +183,9 @@ function attemptsOf(err: unknown, maximumAttempts: number | undefined): number {
 }
 
 function messageOf(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  // An activity's own error, or for a child workflow the error of the activity that failed it.
+  let cause: unknown = err;
+  while ((cause instanceof ActivityFailure || cause instanceof ChildWorkflowFailure) && (cause as Error).cause) cause = (cause as Error).cause;
+  if (cause !== err && cause instanceof Error) return cause.message;
   return err instanceof Error ? err.message : String(err);
 }

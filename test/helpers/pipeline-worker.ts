@@ -7,7 +7,7 @@ import { BlobStoreRouter, type BlobStore } from '../../activities/storage/blob-s
 import { GcsBlobStore } from '../../activities/storage/gcs-blob-store';
 import { LocalBlobStore } from '../../activities/storage/local-blob-store';
 import { pipelineDataConverter } from '../../config/payload-limit';
-import { createPipelineWorker, WORKFLOWS_PATH } from '../../worker/create-worker';
+import { createPipelineWorker, WORKFLOWS_PATH, type PipelineWorkerOptions } from '../../worker/create-worker';
 import { fakeGcsStorage, testServers } from './environment';
 
 let runtimeInstalled = false;
@@ -15,8 +15,8 @@ let runtimeInstalled = false;
 export interface PipelineTestContext {
   client: Client;
   taskQueue: string;
-  /** Runs `body` while a worker with these dependencies serves the task queue. */
-  withWorker<T>(deps: ActivityDeps, body: () => Promise<T>): Promise<T>;
+  /** Runs `body` while a worker with these dependencies (and activity overrides) serves the task queue. */
+  withWorker<T>(deps: ActivityDeps, body: () => Promise<T>, activityOverrides?: PipelineWorkerOptions['activityOverrides']): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -43,8 +43,8 @@ export async function createPipelineTestContext(label: string): Promise<Pipeline
   return {
     client,
     taskQueue,
-    async withWorker(deps, body) {
-      const worker = await createPipelineWorker({ connection: nativeConnection, namespace: 'default', taskQueue, deps, workflowBundle });
+    async withWorker(deps, body, activityOverrides) {
+      const worker = await createPipelineWorker({ connection: nativeConnection, namespace: 'default', taskQueue, deps, workflowBundle, ...(activityOverrides ? { activityOverrides } : {}) });
       return worker.runUntil(body);
     },
     async close() {
