@@ -6,10 +6,13 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { pathToFileURL } from 'node:url';
+import type { STAGE_ACTIVITIES, StageName } from '../config/constants';
 import { ConfigError, type StageConfig, type StageConfigOf } from '../config/pipeline-config';
 import { backupDataRootStage } from './archive/backup-data-root';
 import { uploadLogsStage } from './archive/upload-logs';
 import { generateSyntheticStage } from './synth/stage';
+import { qaStage } from './qa/stage';
+import { analysisGraphsStage } from './graphs/stage';
 import { loadSeries, runSeriesPeriod, type GenerateSeriesConfig, type PeriodOutcome } from './synth/series-stage';
 import { AlreadyExistsError, BadInputError } from './errors';
 import { ensureDataRootLayout, resolveDataRoot, runLogPath } from './runs/data-root';
@@ -146,6 +149,8 @@ export function createActivities(deps: ActivityDeps) {
       asActivity(async () => readRunManifest(dataRootOf(input.dataRoot), input.runId)),
 
     generateSynthetic: stageActivity<StageConfigOf<'generate-synthetic'>>(generateSyntheticStage),
+    qualityAssurance: stageActivity<StageConfigOf<'qa'>>(qaStage),
+    analysisGraphs: stageActivity<StageConfigOf<'analysis-graphs'>>(analysisGraphsStage),
     backupDataRoot: stageActivity<StageConfigOf<'backup-data-root'>>(backupDataRootStage),
 
     /** Checks a series against its spec before any period is written; returns what the periods share. */
@@ -172,3 +177,7 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type PipelineActivities = ReturnType<typeof createActivities>;
+
+// Compile-time check: Pick fails to compile if a stage run as one activity has none here.
+type SingleActivityStage = Exclude<(typeof STAGE_ACTIVITIES)[StageName], 'seriesRun'>;
+export type StageActivities = Pick<PipelineActivities, SingleActivityStage>;

@@ -11,6 +11,8 @@ export const PIPELINE_TASK_QUEUE = 'pipeline-v1';
 export const STAGE_ACTIVITIES = {
   'generate-synthetic': 'generateSynthetic',
   'generate-series': 'seriesRun', // a child workflow: one activity per period
+  qa: 'qualityAssurance',
+  'analysis-graphs': 'analysisGraphs',
   'backup-data-root': 'backupDataRoot',
   'upload-logs': 'uploadLogs',
 } as const;

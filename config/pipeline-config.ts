@@ -105,6 +105,37 @@ export const generateSeriesStage = z
   })
   .describe('dataset_1 … dataset_N of a synthetic series, one activity per period');
 
+const specInDataRoot = z
+  .string()
+  .min(1)
+  .refine((path) => !hasParentSegment(path) && !path.startsWith('/'), 'a path inside the data root, without ".."');
+
+export const qaStage = z
+  .strictObject({
+    stage: z.literal('qa'),
+    spec: specInDataRoot.describe('The spec the datasets were generated from'),
+    specFormat: z.enum(['auto', 'native', 'exhibit', 'summary-statistics']).default('auto'),
+    table: z.string().optional().describe('Table of the spec the datasets are (the first by default)'),
+    alpha: z.number().gt(0).lt(1).default(0.05).describe('The KS test of the p-values passes when its p-value is at least this'),
+    ...stageOptions,
+  })
+  .describe('QA of the datasets of the generate stage before it: metrics, correlation p-values, KS test, HTML report');
+
+export const analysisGraphsStage = z
+  .strictObject({
+    stage: z.literal('analysis-graphs'),
+    input: z
+      .union([specInDataRoot, z.strictObject({ stage: z.literal('generate-synthetic'), table: z.string().min(1) })])
+      .describe('Message-shaped data: a CSV/TSV in the data root, or a table of the generate-synthetic stage'),
+    timestampColumn: z.string().min(1),
+    participantColumn: z.string().min(1),
+    period: z.union([z.enum(['day', 'week', 'month']), z.strictObject({ episodeColumn: z.string().min(1) })]).default('week'),
+    codeSchemes: z.array(z.string().min(1)).default([]).describe('Columns holding the code (label) of each scheme'),
+    formats: z.array(z.enum(['svg', 'png', 'pdf'])).min(1).default(['svg', 'png']),
+    ...stageOptions,
+  })
+  .describe('Messages and participants per period, and the distribution of codes per code scheme, with CSVs');
+
 export const backupDataRootStage = z
   .strictObject({
     stage: z.literal('backup-data-root'),
@@ -120,7 +151,7 @@ export const uploadLogsStage = z
   })
   .describe("Uploads the run's log file and the backup archive, never overwriting an object");
 
-export const stageConfig = z.discriminatedUnion('stage', [generateSyntheticStage, generateSeriesStage, backupDataRootStage, uploadLogsStage], {
+export const stageConfig = z.discriminatedUnion('stage', [generateSyntheticStage, generateSeriesStage, qaStage, analysisGraphsStage, backupDataRootStage, uploadLogsStage], {
   error: (issue) =>
     issue.code === 'invalid_union'
       ? `unknown stage ${JSON.stringify((issue.input as { stage?: unknown } | undefined)?.stage)}; expected one of ${STAGE_NAMES.join(', ')}`

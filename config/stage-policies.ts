@@ -21,6 +21,17 @@ export const STAGE_POLICIES: Record<StageName, ActivityOptions> = {
     // Deterministic work: retries are for crashed workers and disks, so a few.
     retry: { maximumAttempts: 4, initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s' },
   },
+  qa: {
+    // One pass over each dataset: seconds per million rows.
+    startToCloseTimeout: '1 hour',
+    heartbeatTimeout: '2 minutes',
+    retry: { maximumAttempts: 3, initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s' },
+  },
+  'analysis-graphs': {
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '2 minutes',
+    retry: { maximumAttempts: 3, initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s' },
+  },
   'backup-data-root': {
     // A tar of a large data root can take long; the heartbeat catches a dead worker within a minute.
     startToCloseTimeout: '2 hours',

@@ -1,0 +1,100 @@
+/**
+ * Analysis graphs of message-shaped data (seed 004): messages and unique participants per period (day,
+ * week, month or radio episode) and the distribution of codes per code scheme, each as a chart (SVG,
+ * PNG, PDF) with its CSV table beside it.
+ */
+import { csvLine } from '../synth/csv';
+import { BadInputError } from '../errors';
+import { readCsvRecords } from '../qa/csv-reader';
+
+export type PeriodKind = 'day' | 'week' | 'month' | { episodeColumn: string };
+
+export interface MessageColumns {
+  timestampColumn: string;
+  participantColumn: string;
+  period: PeriodKind;
+  codeSchemes: string[];
+}
+
+export interface MessageSummary {
+  periodTitle: string;
+  perPeriod: Array<{ period: string; messages: number; participants: number }>;
+  codes: Array<{ scheme: string; counts: Array<{ code: string; messages: number; share: number }> }>;
+  /** Rows left out, with why. */
+  skipped: { rows: number; reason: string } | undefined;
+}
+
+/** The Monday (UTC) of the week of `time`, as YYYY-MM-DD. */
+export function weekStart(time: number): string {
+  const date = new Date(time);
+  const weekday = (date.getUTCDay() + 6) % 7; // Monday 0 … Sunday 6
+  return new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() - weekday)).toISOString().slice(0, 10);
+}
+
+export async function summariseMessages(path: string, delimiter: ',' | '\t', columns: MessageColumns): Promise<MessageSummary> {
+  const perPeriod = new Map<string, { messages: number; participants: Set<string> }>();
+  const codeCounts = columns.codeSchemes.map(() => new Map<string, number>());
+  let indexes: { timestamp: number; participant: number; episode: number; schemes: number[] } | undefined;
+  let skippedRows = 0;
+  for await (const batch of readCsvRecords(path, delimiter, { skipLeadingComments: true })) {
+    for (const record of batch) {
+      if (!indexes) {
+        const position = (name: string, field: string): number => {
+          const index = record.indexOf(name);
+          if (index < 0) throw new BadInputError(`${field}: ${path} has no column "${name}"`);
+          return index;
+        };
+        indexes = {
+          timestamp: position(columns.timestampColumn, 'timestampColumn'),
+          participant: position(columns.participantColumn, 'participantColumn'),
+          episode: typeof columns.period === 'object' ? position(columns.period.episodeColumn, 'period.episodeColumn') : -1,
+          schemes: columns.codeSchemes.map((scheme, i) => position(scheme, `codeSchemes[${i}]`)),
+        };
+        continue;
+      }
+      let period: string;
+      if (typeof columns.period === 'object') {
+        period = record[indexes.episode]!;
+        if (period === '') {
+          skippedRows += 1;
+          continue;
+        }
+      } else {
+        const time = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(record[indexes.timestamp]!) ? record[indexes.timestamp]! : `${record[indexes.timestamp]}Z`);
+        if (Number.isNaN(time)) {
+          skippedRows += 1;
+          continue;
+        }
+        period = columns.period === 'day' ? new Date(time).toISOString().slice(0, 10) : columns.period === 'month' ? new Date(time).toISOString().slice(0, 7) : weekStart(time);
+      }
+      let entry = perPeriod.get(period);
+      if (!entry) {
+        entry = { messages: 0, participants: new Set() };
+        perPeriod.set(period, entry);
+      }
+      entry.messages += 1;
+      if (record[indexes.participant]) entry.participants.add(record[indexes.participant]!);
+      indexes.schemes.forEach((index, s) => {
+        const code = record[index] === '' ? 'NC' : record[index]!; // NC: not coded, as in Coda
+        codeCounts[s]!.set(code, (codeCounts[s]!.get(code) ?? 0) + 1);
+      });
+    }
+  }
+  const periods = [...perPeriod.keys()].sort();
+  const total = [...perPeriod.values()].reduce((sum, entry) => sum + entry.messages, 0);
+  return {
+    periodTitle: typeof columns.period === 'object' ? 'Episode' : { day: 'Day', week: 'Week starting', month: 'Month' }[columns.period],
+    perPeriod: periods.map((period) => ({ period, messages: perPeriod.get(period)!.messages, participants: perPeriod.get(period)!.participants.size })),
+    codes: columns.codeSchemes.map((scheme, s) => ({
+      scheme,
+      counts: [...codeCounts[s]!]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([code, messages]) => ({ code, messages, share: total ? messages / total : 0 })),
+    })),
+    skipped: skippedRows ? { rows: skippedRows, reason: typeof columns.period === 'object' ? 'no episode' : 'timestamp not a date' } : undefined,
+  };
+}
+
+export function csvOf(header: string[], rows: Array<Array<string | number>>): string {
+  return [header, ...rows].map((row) => csvLine(row.map(String), ',')).join('');
+}

@@ -1,0 +1,90 @@
+/** analysis-graphs: charts and CSVs of message-shaped data into graphs/<run id>/. */
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { TopLevelSpec } from 'vega-lite';
+import type { StageConfigOf } from '../../config/pipeline-config';
+import { BadInputError } from '../errors';
+import { DATA_ROOT_LAYERS } from '../runs/data-root';
+import type { StageContext, StageDefinition } from '../runs/stage-runner';
+import type { StageOutputs } from '../runs/types';
+import { writeFileAtomic } from '../storage/atomic-write';
+import { digestFile } from '../storage/hashing';
+import { csvOf, summariseMessages } from './analysis';
+import { renderSvg, svgToPdf, svgToPng } from './render';
+
+type GraphsConfig = StageConfigOf<'analysis-graphs'>;
+
+function inputPath(context: StageContext<GraphsConfig>): string {
+  const { input } = context.request.stage;
+  if (typeof input === 'string') return join(context.dataRoot, input);
+  const generated = context.request.upstream['generate-synthetic']?.[input.table];
+  if (!generated) throw new BadInputError(`input: no generate-synthetic stage with table "${input.table}" before analysis-graphs`);
+  return fileURLToPath(generated.uri);
+}
+
+function barChart(title: string, values: object[], x: { field: string; title: string }, y: { field: string; title: string }, labelAngle = 0): TopLevelSpec {
+  return {
+    title,
+    width: Math.max(360, Math.min(900, values.length * 64)),
+    height: 280,
+    data: { values },
+    mark: { type: 'bar', tooltip: true },
+    encoding: {
+      x: { field: x.field, type: 'ordinal', title: x.title, sort: null, axis: { labelAngle, labelLimit: 160 } },
+      y: { field: y.field, type: 'quantitative', title: y.title },
+    },
+  };
+}
+
+export const analysisGraphsStage: StageDefinition<GraphsConfig> = {
+  version: 1,
+  async inputs(context) {
+    const path = inputPath(context);
+    return { input: (await digestFile(path).catch(() => undefined))?.sha256 ?? path, stage: context.request.stage };
+  },
+  async run(context) {
+    const { request, dataRoot, logger } = context;
+    const stage = request.stage;
+    const path = inputPath(context);
+    const summary = await summariseMessages(path, path.endsWith('.tsv') ? '\t' : ',', stage);
+    const folder = join(dataRoot, DATA_ROOT_LAYERS.graphs, request.runId);
+    const outputs: StageOutputs = {};
+    const periodName = typeof stage.period === 'object' ? 'episode' : stage.period;
+
+    const emit = async (name: string, csv: string, chart: TopLevelSpec): Promise<void> => {
+      await writeFileAtomic(join(folder, `${name}.csv`), csv);
+      outputs[`${name}.csv`] = { uri: pathToFileURL(join(folder, `${name}.csv`)).href };
+      const svg = await renderSvg(chart);
+      for (const format of stage.formats) {
+        const file = join(folder, `${name}.${format}`);
+        await writeFileAtomic(file, format === 'svg' ? svg : format === 'png' ? await svgToPng(svg) : await svgToPdf(svg));
+        outputs[`${name}.${format}`] = { uri: pathToFileURL(file).href };
+      }
+    };
+
+    const angle = summary.perPeriod.length > 8 ? -45 : 0;
+    await emit(
+      `messages_per_${periodName}`,
+      csvOf([periodName, 'messages'], summary.perPeriod.map((row) => [row.period, row.messages])),
+      barChart(`Messages per ${periodName}`, summary.perPeriod, { field: 'period', title: summary.periodTitle }, { field: 'messages', title: 'Messages' }, angle),
+    );
+    await emit(
+      `participants_per_${periodName}`,
+      csvOf([periodName, 'participants'], summary.perPeriod.map((row) => [row.period, row.participants])),
+      barChart(`Unique participants per ${periodName}`, summary.perPeriod, { field: 'period', title: summary.periodTitle }, { field: 'participants', title: 'Participants' }, angle),
+    );
+    for (const scheme of summary.codes) {
+      await emit(
+        `codes_${scheme.scheme}`,
+        csvOf(['code', 'messages', 'share'], scheme.counts.map((row) => [row.code, row.messages, row.share.toFixed(4)])),
+        barChart(`Distribution of codes: ${scheme.scheme}`, scheme.counts, { field: 'code', title: 'Code' }, { field: 'messages', title: 'Messages' }, scheme.counts.some((row) => row.code.length > 8) || scheme.counts.length > 8 ? -40 : 0),
+      );
+    }
+    if (summary.skipped) {
+      await writeFileAtomic(join(folder, 'skipped_rows.json'), JSON.stringify(summary.skipped));
+      logger.warn({ event: 'GeneratingAutomatedAnalysisFiles', skipped: summary.skipped }, 'rows left out of the graphs');
+    }
+    logger.info({ event: 'GeneratingAutomatedAnalysisFiles', periods: summary.perPeriod.length, schemes: summary.codes.length, folder }, 'analysis graphs written');
+    return outputs;
+  },
+};
