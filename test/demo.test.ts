@@ -24,6 +24,9 @@ describe('npm run demo', () => {
     assert.ok(existsSync(join(dataHome, 'demo', 'backups', `data-${runId}.tar.gz`)));
     assert.ok(existsSync(join(dataHome, '.buckets', 'demo-pipeline-logs', 'runs', `${runId}.log`)));
     assert.ok(existsSync(join(dataHome, 'demo', 'synth', 'radio-show', runId, 'messages.csv')));
+    assert.ok(existsSync(join(dataHome, 'demo', 'synth', 'weekly-participants', 'period-4', 'dataset_4.csv')));
+    assert.ok(existsSync(join(dataHome, 'demo', 'qa', runId, 'report.html')));
+    for (const format of ['csv', 'svg', 'png', 'pdf']) assert.ok(existsSync(join(dataHome, 'demo', 'graphs', runId, `codes_theme.${format}`)));
 
     const temporal = findTool(TOOLS.temporal);
     assert.ok(temporal);
@@ -37,7 +40,7 @@ describe('npm run demo', () => {
     assert.equal(attribute('PipelineStatus'), 'succeeded');
     assert.equal(attribute('PipelineName'), 'demo');
     assert.equal(attribute('PipelineRunId'), runId);
-    assert.equal(description.executionConfig.userMetadata.summary, `Pipeline demo, run ${runId}: generate-synthetic → backup-data-root → upload-logs`);
+    assert.equal(description.executionConfig.userMetadata.summary, `Pipeline demo, run ${runId}: generate-synthetic → analysis-graphs → generate-series → qa → backup-data-root → upload-logs`);
     assert.match(description.executionConfig.userMetadata.details, /\*\*Data root:\*\* demo/);
   });
 });
