@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection } from '@temporalio/worker';
 import { createPipelineLogger } from '../activities/runs/run-log';
+import { CHILD_WORKFLOW_STAGES } from '../config/constants';
 import { loadPipelineConfig } from '../config/load-config';
 import { readSettings } from '../config/settings';
 import { connectClient, startPipelineRun } from '../client/pipeline-client';
@@ -34,12 +35,20 @@ async function main(): Promise<void> {
       const started = await startPipelineRun(client, { config, taskQueue: settings.taskQueue });
       if (started.kind !== 'started') throw new Error('not started');
       await started.handle.result();
-      const history = await started.handle.fetchHistory();
       const folder = join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
       mkdirSync(folder, { recursive: true });
-      const file = join(folder, `pipeline-run-${new Date().toISOString().slice(0, 10)}.json`);
-      writeFileSync(file, `${historyToJSON(history)}\n`);
-      console.log(`recorded ${history.events?.length} events to ${file}`);
+      const day = new Date().toISOString().slice(0, 10);
+      // The run, and the child workflows of its stages (named <workflow id>-<stage>).
+      const workflows: Array<[string, string]> = [[started.workflowId, `pipeline-run-${day}`]];
+      for (const stage of config.stages) {
+        if (CHILD_WORKFLOW_STAGES.has(stage.stage)) workflows.push([`${started.workflowId}-${stage.stage}`, `${stage.stage}-${day}`]);
+      }
+      for (const [workflowId, name] of workflows) {
+        const history = await client.workflow.getHandle(workflowId).fetchHistory();
+        const file = join(folder, `${name}.json`);
+        writeFileSync(file, `${historyToJSON(history)}\n`);
+        console.log(`recorded ${history.events?.length} events to ${file}`);
+      }
     });
     await client.connection.close();
     await connection.close();
