@@ -1,7 +1,7 @@
 /**
  * `npm run record-history`: runs the example pipeline on a throwaway dev server and saves its event
- * history to test/fixtures/histories/, where the replay test checks that today's workflow code still
- * replays it. Record a new file (keep the old ones) when a workflow change is made safe with patched().
+ * histories (the run and its child workflows) to test/fixtures/histories/<workflow id>.json, where the
+ * replay test checks that today's workflow code still replays them. Record a new file (keep the old ones) when a workflow change is made safe with patched().
  */
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,15 +37,13 @@ async function main(): Promise<void> {
       await started.handle.result();
       const folder = join(PROJECT_ROOT, 'test', 'fixtures', 'histories');
       mkdirSync(folder, { recursive: true });
-      const day = new Date().toISOString().slice(0, 10);
-      // The run, and the child workflows of its stages (named <workflow id>-<stage>).
-      const workflows: Array<[string, string]> = [[started.workflowId, `pipeline-run-${day}`]];
-      for (const stage of config.stages) {
-        if (CHILD_WORKFLOW_STAGES.has(stage.stage)) workflows.push([`${started.workflowId}-${stage.stage}`, `${stage.stage}-${day}`]);
-      }
-      for (const [workflowId, name] of workflows) {
+      // The run, and the child workflows of its stages (<workflow id>-<stage>). Files are named by
+      // workflow id: replay needs it, since child workflow ids are derived from it.
+      const workflowIds = [started.workflowId];
+      for (const stage of config.stages) if (CHILD_WORKFLOW_STAGES.has(stage.stage)) workflowIds.push(`${started.workflowId}-${stage.stage}`);
+      for (const workflowId of workflowIds) {
         const history = await client.workflow.getHandle(workflowId).fetchHistory();
-        const file = join(folder, `${name}.json`);
+        const file = join(folder, `${workflowId}.json`);
         writeFileSync(file, `${historyToJSON(history)}\n`);
         console.log(`recorded ${history.events?.length} events to ${file}`);
       }

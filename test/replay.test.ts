@@ -13,7 +13,7 @@ describe('replay of recorded histories', () => {
     const files = (await readdir(FIXTURES)).filter((name) => name.endsWith('.json'));
     assert.ok(files.length > 0, 'no recorded history to replay');
     const histories = await Promise.all(
-      files.map(async (name) => ({ workflowId: name, history: historyFromJSON(JSON.parse(await readFile(join(FIXTURES, name), 'utf8'))) })),
+      files.map(async (name) => ({ workflowId: name.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(await readFile(join(FIXTURES, name), 'utf8'))) })),
     );
     for await (const result of Worker.runReplayHistories({ workflowsPath: WORKFLOWS_PATH }, histories)) {
       assert.equal(result.error, undefined, `${result.workflowId}: ${String(result.error)}`);
