@@ -63,15 +63,18 @@ function blobPrefixProblem(uri: string): string | undefined {
   return `expected gs://bucket/dir/ or file:///absolute/dir/, got "${uri}"`;
 }
 
+/** A file of the data root, named relative to it. */
+const fileInDataRoot = z
+  .string()
+  .min(1)
+  .refine((path) => !hasParentSegment(path) && !path.startsWith('/'), 'a path inside the data root, without ".."');
+const specFormat = z.enum(['auto', 'native', 'exhibit', 'summary-statistics']).default('auto');
+
 export const generateSyntheticStage = z
   .strictObject({
     stage: z.literal('generate-synthetic'),
-    spec: z
-      .string()
-      .min(1)
-      .refine((path) => !hasParentSegment(path) && !path.startsWith('/'), 'a path inside the data root, without ".."')
-      .describe('Spec file (JSON or YAML), relative to the data root, e.g. raw/specs/schools.yaml'),
-    specFormat: z.enum(['auto', 'native', 'exhibit', 'summary-statistics']).default('auto'),
+    spec: fileInDataRoot.describe('Spec file (JSON or YAML), relative to the data root, e.g. raw/specs/schools.yaml'),
+    specFormat,
     format: z.enum(['csv', 'tsv']).default('csv'),
     seed: z.int().min(0).max(2 ** 32 - 1).optional().describe("Overrides the spec's seed"),
     datestampLine: z.boolean().default(false).describe('First line `# {"Date generated": …}` (seed 000)'),
@@ -85,12 +88,8 @@ const columnNames = z.array(z.string().min(1)).default([]);
 export const generateSeriesStage = z
   .strictObject({
     stage: z.literal('generate-series'),
-    spec: z
-      .string()
-      .min(1)
-      .refine((path) => !hasParentSegment(path) && !path.startsWith('/'), 'a path inside the data root, without ".."')
-      .describe('Base spec file, relative to the data root'),
-    specFormat: z.enum(['auto', 'native', 'exhibit', 'summary-statistics']).default('auto'),
+    spec: fileInDataRoot.describe('Base spec file, relative to the data root'),
+    specFormat,
     table: z.string().optional().describe('The table that becomes a series (the first by default)'),
     series: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'letters, digits, _ . -').describe('Series name: synth/<series>/'),
     periodUnit: z.enum(['days', 'weeks', 'months']),
@@ -105,16 +104,11 @@ export const generateSeriesStage = z
   })
   .describe('dataset_1 … dataset_N of a synthetic series, one activity per period');
 
-const specInDataRoot = z
-  .string()
-  .min(1)
-  .refine((path) => !hasParentSegment(path) && !path.startsWith('/'), 'a path inside the data root, without ".."');
-
 export const qaStage = z
   .strictObject({
     stage: z.literal('qa'),
-    spec: specInDataRoot.describe('The spec the datasets were generated from'),
-    specFormat: z.enum(['auto', 'native', 'exhibit', 'summary-statistics']).default('auto'),
+    spec: fileInDataRoot.describe('The spec the datasets were generated from'),
+    specFormat,
     table: z.string().optional().describe('Table of the spec the datasets are (the first by default)'),
     alpha: z.number().gt(0).lt(1).default(0.05).describe('The KS test of the p-values passes when its p-value is at least this'),
     ...stageOptions,
@@ -125,7 +119,7 @@ export const analysisGraphsStage = z
   .strictObject({
     stage: z.literal('analysis-graphs'),
     input: z
-      .union([specInDataRoot, z.strictObject({ stage: z.literal('generate-synthetic'), table: z.string().min(1) })])
+      .union([fileInDataRoot, z.strictObject({ stage: z.literal('generate-synthetic'), table: z.string().min(1) })])
       .describe('Message-shaped data: a CSV/TSV in the data root, or a table of the generate-synthetic stage'),
     timestampColumn: z.string().min(1),
     participantColumn: z.string().min(1),
@@ -188,11 +182,20 @@ export type StageConfig = PipelineConfig['stages'][number];
 export type StageConfigOf<N extends StageConfig['stage']> = Extract<StageConfig, { stage: N }>;
 export type RetryPolicyConfig = z.output<typeof retryPolicy>;
 
-/** Bad input, with every problem named by its field path (`stages[1].destination: …`). */
-export class ConfigError extends Error {
+/** Bad input with every problem listed, each named by its path (`stages[1].destination: …`). */
+export class ProblemsError extends Error {
+  constructor(
+    what: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid ${what}:\n  ${problems.join('\n  ')}`);
+  }
+}
+
+export class ConfigError extends ProblemsError {
   override readonly name = 'ConfigError';
-  constructor(readonly problems: string[]) {
-    super(`invalid run config:\n  ${problems.join('\n  ')}`);
+  constructor(problems: string[]) {
+    super('run config', problems);
   }
 }
 

@@ -16,7 +16,7 @@ import { followRun, printManifest } from '../client/run-report';
 import { createPipelineWorker, installRuntimeLogger } from '../worker/create-worker';
 import { createActivityDeps } from '../worker/dependencies';
 import { ensureEmbeddedServer } from './lib/embedded-server';
-import { stopAllProcesses } from './lib/processes';
+import { runMain, stopAllProcesses } from './lib/processes';
 import { findTool, PROJECT_ROOT, TOOLS } from './lib/tools';
 
 const EXAMPLE_CONFIG = join(PROJECT_ROOT, 'config', 'examples', 'demo-pipeline.yaml');
@@ -81,11 +81,4 @@ async function main(): Promise<number> {
   return exitCode;
 }
 
-main().then(
-  (code) => process.exit(code),
-  async (err: unknown) => {
-    console.error(err);
-    await stopAllProcesses();
-    process.exit(1);
-  },
-);
+runMain(main);

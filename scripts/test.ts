@@ -7,7 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stopAllProcesses } from './lib/processes';
+import { runMain, stopAllProcesses } from './lib/processes';
 import { startFakeGcsServer, startTemporalDevServer } from './lib/servers';
 import { ensureTool, PROJECT_ROOT, TOOLS } from './lib/tools';
 
@@ -42,11 +42,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  async (err: unknown) => {
-    console.error(err);
-    await stopAllProcesses();
-    process.exit(1);
-  },
-);
+runMain(main);

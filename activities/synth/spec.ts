@@ -4,7 +4,7 @@
  * problem names its spec path, and all are found before anything is generated.
  */
 import { z } from 'zod';
-import { formatZodIssues } from '../../config/pipeline-config';
+import { formatZodIssues, ProblemsError } from '../../config/pipeline-config';
 import { compileExpression, evaluateFormula, ExpressionError } from './expression';
 import { parseTextPattern } from './text-pattern';
 
@@ -120,10 +120,10 @@ export type ColumnOf<T extends ColumnSpec['type']> = Extract<ColumnSpec, { type:
 export type IdFormatSpec = z.output<typeof idFormatSchema>;
 
 /** A spec that cannot be generated, with every problem named by its path. */
-export class SpecError extends Error {
+export class SpecError extends ProblemsError {
   override readonly name = 'SpecError';
-  constructor(readonly problems: string[]) {
-    super(`invalid synthetic data spec:\n  ${problems.join('\n  ')}`);
+  constructor(problems: string[]) {
+    super('synthetic data spec', problems);
   }
 }
 

@@ -4,10 +4,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from '../../config/constants';
 import type { ManagedProcess } from './processes';
-import { startTemporalDevServer } from './servers';
+import { servesSearchAttributes, startTemporalDevServer } from './servers';
 
 export const EMBEDDED_PORTS = {
   grpc: Number(process.env.EMBEDDED_TEMPORAL_PORT ?? 7233),
@@ -22,26 +20,12 @@ export interface EmbeddedServer {
   startedHere?: ManagedProcess;
 }
 
-async function answersWithOurSearchAttributes(address: string): Promise<boolean> {
-  try {
-    const connection = await Connection.connect({ address, connectTimeout: 1000 });
-    try {
-      const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
-      return Object.values(SEARCH_ATTRIBUTES).every((key) => key.name in (customAttributes ?? {}));
-    } finally {
-      await connection.close();
-    }
-  } catch {
-    return false;
-  }
-}
-
 export async function ensureEmbeddedServer(dataHome: string): Promise<EmbeddedServer> {
   const address = `127.0.0.1:${EMBEDDED_PORTS.grpc}`;
   const uiUrl = `http://127.0.0.1:${EMBEDDED_PORTS.ui}`;
   const folder = join(dataHome, '.temporal');
   const dbFile = join(folder, 'dev-server.sqlite');
-  if (await answersWithOurSearchAttributes(address)) return { address, uiUrl, dbFile };
+  if (await servesSearchAttributes(address)) return { address, uiUrl, dbFile };
   mkdirSync(folder, { recursive: true });
   const server = await startTemporalDevServer({ dbFile, logFile: join(folder, 'dev-server.log'), port: EMBEDDED_PORTS.grpc, uiPort: EMBEDDED_PORTS.ui });
   return { address, uiUrl, dbFile, startedHere: server.process };

@@ -120,3 +120,15 @@ export async function waitUntil(what: string, probe: () => Promise<boolean>, tim
   const tail = process ? readFileSync(process.logFile, 'utf8').split('\n').slice(-20).join('\n') : '';
   throw new Error(`${what} did not become ready${exitCode !== undefined ? ` (exited with ${exitCode})` : ` within ${timeoutMs} ms`}\n${tail}`);
 }
+
+/** Runs a script's main function: exits with its code, or stops every spawned process and exits 1. */
+export function runMain(main: () => Promise<number>): void {
+  main().then(
+    (code) => process.exit(code),
+    async (err: unknown) => {
+      console.error(err);
+      await stopAllProcesses();
+      process.exit(1);
+    },
+  );
+}

@@ -4,6 +4,21 @@ import { SEARCH_ATTRIBUTE_REGISTRATIONS, SEARCH_ATTRIBUTES } from '../../config/
 import { freePort, startProcess, waitUntil, type ManagedProcess } from './processes';
 import { ensureTool, TOOLS } from './tools';
 
+/** True when a Temporal server answers at `address` with the project's search attributes registered. */
+export async function servesSearchAttributes(address: string): Promise<boolean> {
+  try {
+    const connection = await Connection.connect({ address, connectTimeout: 1000 });
+    try {
+      const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
+      return Object.values(SEARCH_ATTRIBUTES).every((key) => key.name in (customAttributes ?? {}));
+    } finally {
+      await connection.close();
+    }
+  } catch {
+    return false;
+  }
+}
+
 export interface TemporalDevServer {
   address: string;
   uiUrl?: string;
@@ -25,20 +40,7 @@ export async function startTemporalDevServer(options: {
   for (const registration of SEARCH_ATTRIBUTE_REGISTRATIONS) args.push('--search-attribute', registration);
   const process = startProcess('temporal dev server', binary, args, options.logFile);
   const address = `127.0.0.1:${port}`;
-  await waitUntil(
-    `Temporal dev server on ${address}`,
-    async () => {
-      const connection = await Connection.connect({ address, connectTimeout: 1000 });
-      try {
-        const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace: 'default' });
-        return Object.values(SEARCH_ATTRIBUTES).every((key) => key.name in (customAttributes ?? {}));
-      } finally {
-        await connection.close();
-      }
-    },
-    60_000,
-    process,
-  );
+  await waitUntil(`Temporal dev server on ${address}`, () => servesSearchAttributes(address), 60_000, process);
   return { address, ...(options.uiPort ? { uiUrl: `http://127.0.0.1:${options.uiPort}` } : {}), process };
 }
 
