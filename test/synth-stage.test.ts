@@ -133,6 +133,31 @@ describe('generate-synthetic stage in a pipeline run', () => {
     assert.equal(second.stages[0]!.note, '3 periods: 0 generated, 3 already there');
   });
 
+  it('continues a long series as new every 100 periods', async () => {
+    await writeFile(
+      join(dataHome, 'synth-demo', 'raw', 'specs', 'tiny.yaml'),
+      'name: tiny\nseed: 3\ntables:\n  - name: people\n    rows: 4\n    columns:\n      - { name: id, type: id, format: { kind: digits, minLength: 6, maxLength: 8 }, primaryKey: true }\n      - { name: group, type: categorical, values: { a: 0.5, b: 0.5 } }\n',
+    );
+    const config = parsePipelineConfig({
+      pipelineName: 'synth-demo',
+      dataRoot: 'synth-demo',
+      stages: [{ stage: 'generate-series', spec: 'raw/specs/tiny.yaml', series: 'long', periodUnit: 'days', periods: 101, newFraction: 0.5, staticColumns: ['group'] }],
+    });
+    const manifest = await context.withWorker(deps, async () => {
+      const started = await startPipelineRun(context.client, { config, taskQueue: context.taskQueue });
+      if (started.kind !== 'started') throw new Error('not started');
+      return started.handle.result();
+    });
+    assert.equal(manifest.status, 'succeeded');
+    assert.equal(manifest.stages[0]!.note, '101 periods: 101 generated, 0 already there');
+    const child = context.client.workflow.getHandle(`${manifest.workflowId}-generate-series`);
+    const history = await child.fetchHistory();
+    const started = history.events![0]!.workflowExecutionStartedEventAttributes!;
+    assert.ok(started.continuedExecutionRunId, 'the last execution continued an earlier one');
+    const scheduled = history.events!.filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'generateSeriesPeriod');
+    assert.equal(scheduled.length, 1, 'period 101 ran in the second execution');
+  });
+
   it('fails at once, naming the spec path, when the spec is invalid', async () => {
     const { manifest, error } = await runPipeline('raw/specs/broken.yaml');
     assert.ok(error instanceof WorkflowFailedError);
