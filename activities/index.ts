@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
 import { pathToFileURL } from 'node:url';
 import type { STAGE_ACTIVITIES, StageName } from '../config/constants';
-import { ConfigError, type StageConfig, type StageConfigOf } from '../config/pipeline-config';
+import { ProblemsError, type StageConfig, type StageConfigOf } from '../config/pipeline-config';
 import { backupDataRootStage } from './archive/backup-data-root';
 import { uploadLogsStage } from './archive/upload-logs';
 import { generateSyntheticStage } from './synth/stage';
@@ -35,7 +35,7 @@ export interface FailureDetails {
   attempt: number;
 }
 
-const NON_RETRYABLE = [BadInputError, AlreadyExistsError, ConfigError];
+const NON_RETRYABLE = [BadInputError, AlreadyExistsError, ProblemsError];
 
 function toFailure(err: unknown, attempt: number): ApplicationFailure {
   const details: FailureDetails[] = [{ attempt }];
@@ -57,6 +57,8 @@ function toFailure(err: unknown, attempt: number): ApplicationFailure {
     cause: error,
   });
 }
+
+const HEARTBEAT_EVERY_MS = 5_000;
 
 /** Reports progress as an activity heartbeat (a no-op outside an activity, as in plain tests). */
 function heartbeat(details: Record<string, unknown>): void {
@@ -109,6 +111,9 @@ export function createActivities(deps: ActivityDeps) {
   /** Runs `body` with the run's logger (worker log and run log file), logging a failure before rethrowing. */
   async function withRunLog<T>(request: StageRequest, bindings: Record<string, unknown>, body: (logger: Logger, dataRoot: string) => Promise<T>): Promise<T> {
     const dataRoot = dataRootOf(request.dataRoot);
+    // A heartbeat every few seconds while the event loop is free (uploads, file reads), on top of the
+    // stages' own progress reports, so a long upload is not mistaken for a dead worker.
+    const alive = setInterval(() => heartbeat({ alive: true }), HEARTBEAT_EVERY_MS);
     const runLog = openRunLogger(deps.logger, runLogPath(dataRoot, request.runId), {
       runId: request.runId,
       pipeline: request.pipelineName,
@@ -122,6 +127,7 @@ export function createActivities(deps: ActivityDeps) {
       runLog.logger.error({ event: 'StageFailed', err }, 'stage failed');
       throw err;
     } finally {
+      clearInterval(alive);
       runLog.close();
     }
   }
@@ -167,7 +173,7 @@ export function createActivities(deps: ActivityDeps) {
     generateSeriesPeriod: (input: { request: StageRequest<GenerateSeriesConfig>; period: number }): Promise<PeriodOutcome> =>
       asActivity(() =>
         withRunLog(input.request, { period: input.period }, async (logger, dataRoot) => {
-          const outcome = await runSeriesPeriod(dataRoot, input.request.stage, input.period);
+          const outcome = await runSeriesPeriod(dataRoot, input.request.stage, input.period, heartbeat);
           logger.info({ event: 'GeneratingOutputs', series: input.request.stage.series, ...outcome }, outcome.reused ? 'period already generated' : 'period generated');
           return outcome;
         }),

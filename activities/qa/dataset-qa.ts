@@ -268,7 +268,7 @@ function allPairs(count: number): [Int32Array, Int32Array] {
   return [Int32Array.from(first), Int32Array.from(second)];
 }
 
-export async function analyseDataset(path: string, table: TableSpec, delimiter: ',' | '\t'): Promise<DatasetQa> {
+export async function analyseDataset(path: string, table: TableSpec, delimiter: ',' | '\t', onProgress: (rows: number) => void = () => undefined): Promise<DatasetQa> {
   const { compared, notCompared } = comparedColumns(table);
   const numeric = compared.filter((column) => column.kind === 'numeric');
   const categorical = compared.filter((column) => column.kind === 'categorical');
@@ -291,51 +291,54 @@ export async function analyseDataset(path: string, table: TableSpec, delimiter: 
   let categoricalIndex: number[] = [];
   let rows = 0;
   let header = true;
-  for await (const batch of readCsvRecords(path, delimiter, { skipLeadingComments: true })) for (const record of batch) {
-    if (header) {
-      const position = new Map(record.map((name, index) => [name, index]));
-      const indexOf = (name: string): number => {
-        const index = position.get(name);
-        if (index === undefined) throw new Error(`${path} has no column "${name}"`);
-        return index;
-      };
-      numericIndex = numeric.map((column) => indexOf(column.name));
-      categoricalIndex = categorical.map((column) => indexOf(column.name));
-      header = false;
-      continue;
-    }
-    rows += 1;
-    for (let i = 0; i < numeric.length; i++) {
-      const cell = record[numericIndex[i]!]!;
-      if (cell === '') {
-        numericValues[i] = NaN;
-        numericProfiles[i]!.missing += 1;
-      } else {
-        const value = Number(cell);
-        if (columnShift[i] !== columnShift[i]) columnShift[i] = value;
-        numericValues[i] = value - columnShift[i]!;
-        numericProfiles[i]!.add(value);
-      }
-    }
-    for (let c = 0; c < categorical.length; c++) {
-      const cell = record[categoricalIndex[c]!]!;
-      if (cell === '') {
-        codes[c] = -1;
+  for await (const batch of readCsvRecords(path, delimiter, { skipLeadingComments: true })) {
+    onProgress(rows);
+    for (const record of batch) {
+      if (header) {
+        const position = new Map(record.map((name, index) => [name, index]));
+        const indexOf = (name: string): number => {
+          const index = position.get(name);
+          if (index === undefined) throw new Error(`${path} has no column "${name}"`);
+          return index;
+        };
+        numericIndex = numeric.map((column) => indexOf(column.name));
+        categoricalIndex = categorical.map((column) => indexOf(column.name));
+        header = false;
         continue;
       }
-      let code = categoryCodes[c]!.get(cell);
-      if (code === undefined) {
-        code = categoryCodes[c]!.size;
-        categoryCodes[c]!.set(cell, code);
-        categoryCounts[c]!.push(0);
-        if (code > largestCode) largestCode = code;
+      rows += 1;
+      for (let i = 0; i < numeric.length; i++) {
+        const cell = record[numericIndex[i]!]!;
+        if (cell === '') {
+          numericValues[i] = NaN;
+          numericProfiles[i]!.missing += 1;
+        } else {
+          const value = Number(cell);
+          if (columnShift[i] !== columnShift[i]) columnShift[i] = value;
+          numericValues[i] = value - columnShift[i]!;
+          numericProfiles[i]!.add(value);
+        }
       }
-      codes[c] = code;
-      categoryCounts[c]![code]! += 1;
+      for (let c = 0; c < categorical.length; c++) {
+        const cell = record[categoricalIndex[c]!]!;
+        if (cell === '') {
+          codes[c] = -1;
+          continue;
+        }
+        let code = categoryCodes[c]!.get(cell);
+        if (code === undefined) {
+          code = categoryCodes[c]!.size;
+          categoryCodes[c]!.set(cell, code);
+          categoryCounts[c]!.push(0);
+          if (code > largestCode) largestCode = code;
+        }
+        codes[c] = code;
+        categoryCounts[c]![code]! += 1;
+      }
+      numericPairs.add(numericValues);
+      categoricalPairs.add(codes, largestCode);
+      mixedPairs.add(codes, numericValues, largestCode);
     }
-    numericPairs.add(numericValues);
-    categoricalPairs.add(codes, largestCode);
-    mixedPairs.add(codes, numericValues, largestCode);
   }
 
   const numerical_metrics_comparison: NumericalMetric[] = numeric.flatMap((column, i) => {

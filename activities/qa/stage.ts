@@ -76,7 +76,7 @@ export const qaStage: StageDefinition<QaConfig> = {
     const reportDatasets: ReportDataset[] = [];
     const outputs: StageOutputs = {};
     for (const dataset of datasets) {
-      const qa = await analyseDataset(dataset.path, table, dataset.delimiter);
+      const qa = await analyseDataset(dataset.path, table, dataset.delimiter, (rows) => reportProgress({ dataset: dataset.name, rows }));
       const pValues = qa.corr_p_values.map((entry) => entry.p_value);
       const verdict = ksVerdict(pValues, alpha);
       const plotSvg = await cumulativeDistributionSvg(`${dataset.name}: cumulative distribution of p-values`, pValues);

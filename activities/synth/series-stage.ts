@@ -51,10 +51,15 @@ export interface PeriodOutcome {
   outputs: StageOutputs;
 }
 
-export async function runSeriesPeriod(dataRoot: string, stage: GenerateSeriesConfig, period: number): Promise<PeriodOutcome> {
+export async function runSeriesPeriod(
+  dataRoot: string,
+  stage: GenerateSeriesConfig,
+  period: number,
+  onProgress: (details: Record<string, unknown>) => void = () => undefined,
+): Promise<PeriodOutcome> {
   const { plan, seriesFolder, baseInputsHash } = await loadSeries(dataRoot, stage);
   if (period < 1 || period > stage.periods) throw new BadInputError(`period ${period} is outside 1 … ${stage.periods}`);
-  const result = await generateSeriesPeriod(plan, period, { seriesFolder }, baseInputsHash);
+  const result = await generateSeriesPeriod(plan, period, { seriesFolder }, baseInputsHash, onProgress);
   return {
     period,
     reused: result.reused,

@@ -207,7 +207,13 @@ async function readReturningEntities(folders: SeriesFolders, period: number, wan
  * Generates period k (1-based) into synth/<series>/period-<k>/ and appends its reference segment.
  * Idempotent: an identical earlier generation is reused; a different one is never overwritten.
  */
-export async function generateSeriesPeriod(plan: SeriesPlan, period: number, folders: SeriesFolders, baseInputsHash: string): Promise<PeriodResult> {
+export async function generateSeriesPeriod(
+  plan: SeriesPlan,
+  period: number,
+  folders: SeriesFolders,
+  baseInputsHash: string,
+  onProgress: (details: Record<string, unknown>) => void = () => undefined,
+): Promise<PeriodResult> {
   const { options, table } = plan;
   const delimiter = DELIMITERS[options.format];
   const inputsHash = sha256Hex(canonicalJson({ baseInputsHash, period }));
@@ -232,7 +238,7 @@ export async function generateSeriesPeriod(plan: SeriesPlan, period: number, fol
 
   // New entities: rows before … before+new-1 of the period's spec (so their ids continue the series).
   const newSpec = periodSpec(plan, period, 'new', before + result.newRows);
-  const newRows = generateRowCells(newSpec, table.name, options.format, before, before + result.newRows);
+  const newRows = await rowCellsInSlices(newSpec, table.name, options.format, before, before + result.newRows, (rows) => onProgress({ period, newRows: rows }));
 
   // Returning entities: drawn without replacement from all earlier entities.
   let returningRows: string[][] = [];
@@ -242,7 +248,7 @@ export async function generateSeriesPeriod(plan: SeriesPlan, period: number, fol
     drawn = Array.from({ length: result.returningRows }, (_, i) => draw.apply(i));
     const reference = await readReturningEntities(folders, period, new Set(drawn), delimiter);
     const returningSpec = periodSpec(plan, period, 'returning', result.returningRows);
-    returningRows = generateRowCells(returningSpec, table.name, options.format, 0, result.returningRows);
+    returningRows = await rowCellsInSlices(returningSpec, table.name, options.format, 0, result.returningRows, (rows) => onProgress({ period, returningRows: rows }));
     const blanked = plan.blankedForReturning.map((name) => columnIndex.get(name)!);
     returningRows.forEach((row, i) => {
       const keptCells = reference.get(drawn[i]!)!;
@@ -278,6 +284,19 @@ export async function generateSeriesPeriod(plan: SeriesPlan, period: number, fol
   );
   await writeFileAtomic(markerFile(folders, period), `${JSON.stringify({ inputsHash, period, newRows: result.newRows, returningRows: result.returningRows })}\n`);
   return { ...result, reused: false };
+}
+
+const SLICE_ROWS = 50_000;
+
+/** Rows in slices, giving the event loop a turn between them (heartbeats, timers). */
+async function rowCellsInSlices(spec: SynthSpec, table: string, format: OutputFormat, start: number, end: number, onSlice: (rowsDone: number) => void): Promise<string[][]> {
+  const rows: string[][] = [];
+  for (let from = start; from < end; from += SLICE_ROWS) {
+    for (const row of generateRowCells(spec, table, format, from, Math.min(end, from + SLICE_ROWS))) rows.push(row);
+    onSlice(rows.length);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return rows;
 }
 
 function* chunked(header: string, lines: string[]): Generator<string> {
