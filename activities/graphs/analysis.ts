@@ -5,7 +5,7 @@
  */
 import { csvLine } from '../synth/csv';
 import { BadInputError } from '../errors';
-import { readCsvRecords } from '../qa/csv-reader';
+import { readCsvRecords } from '../storage/csv-reader';
 
 export type PeriodKind = 'day' | 'week' | 'month' | { episodeColumn: string };
 

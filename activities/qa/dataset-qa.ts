@@ -5,7 +5,7 @@
  * p-value for every pair of compared columns (Pearson, chi-square or one-way ANOVA). Pairs where a test
  * is undefined, and columns that are not compared, are listed with the reason. One streaming pass.
  */
-import { readCsvRecords } from './csv-reader';
+import { readCsvRecords } from '../storage/csv-reader';
 import type { TableSpec } from '../synth/spec';
 import { anovaFromGroups, chiSquareIndependence, pearsonFromSums, type TestResult } from './statistics';
 

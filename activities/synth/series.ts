@@ -12,11 +12,11 @@
  * readable by people. Entity e's ids are the primary-key values of row e, so ids are unique across the
  * whole series.
  */
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { parse } from 'csv-parse';
+import { readCsvRecords } from '../storage/csv-reader';
 import { BadInputError } from '../errors';
 import { streamToFileAtomic, writeFileAtomic } from '../storage/atomic-write';
 import { canonicalJson, sha256Hex } from '../storage/hashing';
@@ -193,10 +193,16 @@ async function readReturningEntities(folders: SeriesFolders, period: number, wan
   for (let k = 1; k < period && found.size < wanted.size; k++) {
     const path = referenceSegment(folders, k);
     if (!existsSync(path)) throw new BadInputError(`period ${period} needs the reference table of period ${k} (${path}); generate the periods in order`);
-    const records = createReadStream(path).pipe(parse({ delimiter, from_line: 2 }));
-    for await (const record of records as AsyncIterable<string[]>) {
-      const entity = Number(record[0]);
-      if (wanted.has(entity)) found.set(entity, record.slice(1).map((value) => escapeCell(value, delimiter)));
+    let header = true;
+    for await (const batch of readCsvRecords(path, delimiter)) {
+      for (const record of batch) {
+        if (header) {
+          header = false;
+          continue;
+        }
+        const entity = Number(record[0]);
+        if (wanted.has(entity)) found.set(entity, record.slice(1).map((value) => escapeCell(value, delimiter)));
+      }
     }
   }
   if (found.size !== wanted.size) throw new Error(`reference table has ${found.size} of ${wanted.size} returning entities`);

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import fc from 'fast-check';
-import { readCsvRecords } from '../activities/qa/csv-reader';
+import { readCsvRecords } from '../activities/storage/csv-reader';
 import { temporaryFolder } from './helpers/environment';
 
 const cell = fc.oneof(

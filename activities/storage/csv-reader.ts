@@ -1,7 +1,7 @@
 /**
  * A streaming CSV/TSV reader over bytes, for QA of large datasets: several times faster than csv-parse
  * here (bench:qa), and proven to read what csv-stringify writes exactly as csv-parse does
- * (test/qa-csv-reader.test.ts). RFC 4180 quoting ("" inside quotes), \n or \r\n line ends, and
+ * (test/csv-reader.test.ts). RFC 4180 quoting ("" inside quotes), \n or \r\n line ends, and
  * optionally a leading `#` comment line (seed 000's datestamp line).
  */
 import { createReadStream } from 'node:fs';
