@@ -35,10 +35,15 @@ export interface PipelineRunInput {
 export const statusQuery = defineQuery<RunManifest>('status');
 
 /** Run bookkeeping (manifests, layout) is small local I/O: short timeouts, generous retries. */
-const bookkeeping = proxyActivities<PipelineActivities>({
+const BOOKKEEPING_OPTIONS = {
   startToCloseTimeout: '1 minute',
   retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '10s' },
-});
+} as const;
+const bookkeeping = {
+  beginRun: proxyActivities<PipelineActivities>({ ...BOOKKEEPING_OPTIONS, summary: 'create the data root layers and the run manifest' }).beginRun,
+  saveRunManifest: proxyActivities<PipelineActivities>({ ...BOOKKEEPING_OPTIONS, summary: 'save the run manifest' }).saveRunManifest,
+  loadRunManifest: proxyActivities<PipelineActivities>({ ...BOOKKEEPING_OPTIONS, summary: 'load the manifest of the run resumed from' }).loadRunManifest,
+};
 
 type StageActivity = (request: StageRequest) => Promise<StageResult>;
 
