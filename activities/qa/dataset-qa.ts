@@ -53,6 +53,17 @@ type Compared =
   | { name: string; kind: 'numeric'; expected: { mean: number; sd: number; min: number; max: number; missing: number } }
   | { name: string; kind: 'categorical'; expected: Map<string, number> };
 
+/** Why a column of this type is left out of the comparisons. */
+const NOT_COMPARED: Record<Exclude<TableSpec['columns'][number]['type'], 'numeric' | 'categorical' | 'paired'>, string> = {
+  derived: 'derived from other columns of the row, so correlated with them by design',
+  id: 'an identifier',
+  'foreign-key': 'an identifier',
+  'grouped-id': 'an identifier',
+  date: 'dates are not compared',
+  text: 'free text is not compared',
+  constant: 'a constant',
+};
+
 /** What can be compared, from the spec; everything else is listed with the reason. */
 export function comparedColumns(table: TableSpec): { compared: Compared[]; notCompared: QaWarning[] } {
   const compared: Compared[] = [];
@@ -83,26 +94,11 @@ export function comparedColumns(table: TableSpec): { compared: Compared[]; notCo
         compared.push({ name: column.name, kind: 'categorical', expected });
         break;
       }
-      case 'derived':
-        notCompared.push({ Name: column.name, reason: 'derived from other columns of the row, so correlated with them by design' });
-        break;
       case 'paired':
         notCompared.push({ Name: column.name, reason: `paired with ${column.source}, so correlated with it by design` });
         break;
-      case 'id':
-      case 'foreign-key':
-      case 'grouped-id':
-        notCompared.push({ Name: column.name, reason: 'an identifier' });
-        break;
-      case 'date':
-        notCompared.push({ Name: column.name, reason: 'dates are not compared' });
-        break;
-      case 'text':
-        notCompared.push({ Name: column.name, reason: 'free text is not compared' });
-        break;
-      case 'constant':
-        notCompared.push({ Name: column.name, reason: 'a constant' });
-        break;
+      default:
+        notCompared.push({ Name: column.name, reason: NOT_COMPARED[column.type] });
     }
   }
   return { compared, notCompared };

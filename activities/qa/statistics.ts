@@ -103,22 +103,20 @@ export class AnovaAccumulator {
 
 /** One-way ANOVA from per-group count, sum and sum of squares of values less the group's shift. */
 export function anovaFromGroups(all: Array<{ n: number; sum: number; sumSquares: number; shift: number }>): TestResult {
-  {
-    const groups = all.filter((group) => group.n > 0);
-    const k = groups.length;
-    const n = groups.reduce((sum, group) => sum + group.n, 0);
-    if (k < 2) return { undefinedBecause: 'the categorical column takes only one value where both are present' };
-    if (n - k < 1) return { undefinedBecause: 'every group has a single row, so the within-group variance is undefined' };
-    const means = groups.map((group) => group.shift + group.sum / group.n);
-    const grandMean = groups.reduce((sum, group, i) => sum + group.n * means[i]!, 0) / n;
-    const between = groups.reduce((sum, group, i) => sum + group.n * (means[i]! - grandMean) ** 2, 0);
-    const within = groups.reduce((sum, group) => sum + (group.sumSquares - (group.sum * group.sum) / group.n), 0);
-    if (!(within > 0)) return { undefinedBecause: 'the numeric column is constant within every group' };
-    const dfBetween = k - 1;
-    const dfWithin = n - k;
-    const statistic = between / dfBetween / (within / dfWithin);
-    return { statistic, pValue: Math.max(0, 1 - fCdf(statistic, dfBetween, dfWithin)), df: [dfBetween, dfWithin] };
-  }
+  const groups = all.filter((group) => group.n > 0);
+  const k = groups.length;
+  const n = groups.reduce((sum, group) => sum + group.n, 0);
+  if (k < 2) return { undefinedBecause: 'the categorical column takes only one value where both are present' };
+  if (n - k < 1) return { undefinedBecause: 'every group has a single row, so the within-group variance is undefined' };
+  const means = groups.map((group) => group.shift + group.sum / group.n);
+  const grandMean = groups.reduce((sum, group, i) => sum + group.n * means[i]!, 0) / n;
+  const between = groups.reduce((sum, group, i) => sum + group.n * (means[i]! - grandMean) ** 2, 0);
+  const within = groups.reduce((sum, group) => sum + (group.sumSquares - (group.sum * group.sum) / group.n), 0);
+  if (!(within > 0)) return { undefinedBecause: 'the numeric column is constant within every group' };
+  const dfBetween = k - 1;
+  const dfWithin = n - k;
+  const statistic = between / dfBetween / (within / dfWithin);
+  return { statistic, pValue: Math.max(0, 1 - fCdf(statistic, dfBetween, dfWithin)), df: [dfBetween, dfWithin] };
 }
 
 export function oneWayAnova(groups: number[][]): TestResult {
