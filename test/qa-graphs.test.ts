@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { analyseDataset } from '../activities/qa/dataset-qa';
 import { summariseMessages, weekStart } from '../activities/graphs/analysis';
+import { analysisGraphsStage } from '../activities/graphs/stage';
+import { BadInputError } from '../activities/errors';
 import { renderSvg, svgToPdf, svgToPng } from '../activities/graphs/render';
 import { writeTableFile } from '../activities/synth/generate';
 import { parseSynthSpec } from '../activities/synth/spec';
@@ -82,6 +84,22 @@ describe('analysis graphs', () => {
     assert.deepEqual(summary.codes[0]!.counts.map((c) => [c.code, c.messages]), [['NC', 1], ['health', 1], ['water', 2]]);
     assert.deepEqual(summary.skipped, { rows: 1, reason: 'timestamp not a date' });
     assert.equal(weekStart(Date.UTC(2024, 1, 29)), '2024-02-26');
+  });
+
+  it('rejects a missing input or column as bad input, naming the field', async () => {
+    const folder = await temporaryFolder('graphs-bad');
+    await writeFile(join(folder, 'messages.csv'), 'received_at,participant\n2026-10-05T08:00:00Z,a\n');
+    const context = (input: string | { stage: 'generate-synthetic'; table: string }) =>
+      ({
+        request: { runId: 'r', pipelineName: 'p', dataRoot: folder, overwrite: false, upstream: {}, stage: { stage: 'analysis-graphs', input, timestampColumn: 'received_at', participantColumn: 'participant', period: 'week', codeSchemes: ['theme'], formats: ['svg'] } },
+        dataRoot: folder,
+      }) as unknown as Parameters<typeof analysisGraphsStage.inputs>[0];
+    await assert.rejects(analysisGraphsStage.inputs(context('raw/nope.csv')), (err: unknown) => err instanceof BadInputError && /^input: raw\/nope\.csv does not exist/.test(err.message));
+    await assert.rejects(analysisGraphsStage.inputs(context({ stage: 'generate-synthetic', table: 'messages' })), (err: unknown) => err instanceof BadInputError && /^input: no generate-synthetic stage/.test(err.message));
+    await assert.rejects(
+      summariseMessages(join(folder, 'messages.csv'), ',', { timestampColumn: 'received_at', participantColumn: 'participant', period: 'week', codeSchemes: ['theme'] }),
+      (err: unknown) => err instanceof BadInputError && /^codeSchemes\[0\]: .* has no column "theme"/.test(err.message),
+    );
   });
 
   it('renders charts to valid SVG, PNG and PDF with their text', async () => {

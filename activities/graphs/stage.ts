@@ -1,4 +1,5 @@
 /** analysis-graphs: charts and CSVs of message-shaped data into graphs/<run id>/. */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TopLevelSpec } from 'vega-lite';
@@ -16,7 +17,12 @@ type GraphsConfig = StageConfigOf<'analysis-graphs'>;
 
 function inputPath(context: StageContext<GraphsConfig>): string {
   const { input } = context.request.stage;
-  if (typeof input === 'string') return join(context.dataRoot, input);
+  if (typeof input === 'string') {
+    const path = join(context.dataRoot, input);
+    // A missing file is bad input: retrying cannot make it appear.
+    if (!existsSync(path)) throw new BadInputError(`input: ${input} does not exist in the data root`);
+    return path;
+  }
   const generated = context.request.upstream['generate-synthetic']?.[input.table];
   if (!generated) throw new BadInputError(`input: no generate-synthetic stage with table "${input.table}" before analysis-graphs`);
   return fileURLToPath(generated.uri);
@@ -40,7 +46,7 @@ export const analysisGraphsStage: StageDefinition<GraphsConfig> = {
   version: 1,
   async inputs(context) {
     const path = inputPath(context);
-    return { input: (await digestFile(path).catch(() => undefined))?.sha256 ?? path, stage: context.request.stage };
+    return { input: (await digestFile(path)).sha256, stage: context.request.stage };
   },
   async run(context) {
     const { request, dataRoot, logger } = context;
