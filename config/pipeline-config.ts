@@ -180,7 +180,6 @@ export const pipelineConfig = z
 export type PipelineConfig = z.output<typeof pipelineConfig>;
 export type StageConfig = PipelineConfig['stages'][number];
 export type StageConfigOf<N extends StageConfig['stage']> = Extract<StageConfig, { stage: N }>;
-export type RetryPolicyConfig = z.output<typeof retryPolicy>;
 
 /** Bad input with every problem listed, each named by its path (`stages[1].destination: …`). */
 export class ProblemsError extends Error {

@@ -1,5 +1,5 @@
 /** Content hashes used for checksums, object verification and stage inputs hashes. */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 
 export interface FileDigests {
@@ -48,4 +48,3 @@ export function hashOfValue(value: unknown): string {
   return sha256Hex(canonicalJson(value));
 }
 
-export type { Hash };
