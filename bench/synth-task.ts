@@ -9,7 +9,7 @@ import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { stringify } from 'csv-stringify';
-import { csvLine } from '../activities/synth/csv';
+import { csvLine } from '../activities/storage/csv-cells';
 import { generateTableChunks, generateTableText, writeTableFile } from '../activities/synth/generate';
 import { parse } from 'csv-parse/sync';
 import { benchmarkSpec } from './synth-spec';

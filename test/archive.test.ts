@@ -5,7 +5,7 @@ import { before, describe, it } from 'node:test';
 import { x as extractTar } from 'tar';
 import { createDataRootBackup } from '../activities/archive/backup-data-root';
 import { fingerprintDataRoot } from '../activities/archive/data-root-files';
-import { uploadFileOnce } from '../activities/archive/upload-logs';
+import { uploadFileOnce } from '../activities/storage/upload-once';
 import { AlreadyExistsError } from '../activities/errors';
 import { ensureDataRootLayout } from '../activities/runs/data-root';
 import { BlobStoreRouter } from '../activities/storage/blob-store';

@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadPipelineConfig } from '../config/load-config';
-import { JSON_SCHEMAS, jsonSchemaText } from '../config/json-schema';
+import { JSON_SCHEMAS, jsonSchemaText } from '../scripts/lib/json-schemas';
 import { ConfigError, parsePipelineConfig } from '../config/pipeline-config';
 import { stageActivityOptions } from '../config/stage-policies';
 import { readSettings } from '../config/settings';

@@ -6,7 +6,7 @@ import { analyseDataset } from '../activities/qa/dataset-qa';
 import { summariseMessages, weekStart } from '../activities/graphs/analysis';
 import { analysisGraphsStage } from '../activities/graphs/stage';
 import { BadInputError } from '../activities/errors';
-import { renderSvg, svgToPdf, svgToPng } from '../activities/graphs/render';
+import { renderSvg, svgToPdf, svgToPng } from '../activities/charts/render';
 import { writeTableFile } from '../activities/synth/generate';
 import { parseSynthSpec } from '../activities/synth/spec';
 import { temporaryFolder } from './helpers/environment';

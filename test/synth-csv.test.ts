@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import fc from 'fast-check';
-import { csvLine, DELIMITERS } from '../activities/synth/csv';
+import { csvLine, DELIMITERS } from '../activities/storage/csv-cells';
 import { parseSynthSpec } from '../activities/synth/spec';
 import { tableText } from './helpers/synth';
 

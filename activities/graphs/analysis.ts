@@ -3,7 +3,7 @@
  * week, month or radio episode) and the distribution of codes per code scheme, each as a chart (SVG,
  * PNG, PDF) with its CSV table beside it.
  */
-import { csvLine } from '../synth/csv';
+import { csvLine } from '../storage/csv-cells';
 import { BadInputError } from '../errors';
 import { readCsvRecords } from '../storage/csv-reader';
 

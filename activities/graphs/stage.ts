@@ -11,7 +11,7 @@ import type { StageOutputs } from '../runs/types';
 import { writeFileAtomic } from '../storage/atomic-write';
 import { digestFile } from '../storage/hashing';
 import { csvOf, summariseMessages } from './analysis';
-import { renderSvg, svgToPdf, svgToPng } from './render';
+import { renderSvg, svgToPdf, svgToPng } from '../charts/render';
 
 type GraphsConfig = StageConfigOf<'analysis-graphs'>;
 

@@ -4,7 +4,7 @@
  * bytes. A cell depends only on (seed, table, column, row), never on earlier rows.
  */
 import { ByteWriter } from './byte-writer';
-import { alphabetIsSafe, escapeCell, type Delimiter } from './csv';
+import { alphabetIsSafe, escapeCell, type Delimiter } from '../storage/csv-cells';
 import { compileExpression, type Value } from './expression';
 import { alphabetIds, HEX_CODES } from './id-formats';
 import * as random from './random';

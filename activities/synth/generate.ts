@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { streamToFileAtomic, type StreamedFile } from '../storage/atomic-write';
 import { createColumnGenerator, IdGenerator, type ColumnGenerator, type GeneratorContext, type PrimaryKey } from './columns';
 import { ByteWriter } from './byte-writer';
-import { csvLine, DELIMITERS, type OutputFormat } from './csv';
+import { csvLine, DELIMITERS, type OutputFormat } from '../storage/csv-cells';
 import { dependenciesOf, SpecError, type SynthSpec, type TableSpec } from './spec';
 
 export const BLOCK_ROWS = 4096;

@@ -20,7 +20,7 @@ import { readCsvRecords } from '../storage/csv-reader';
 import { BadInputError } from '../errors';
 import { streamToFileAtomic, writeFileAtomic } from '../storage/atomic-write';
 import { canonicalJson, sha256Hex } from '../storage/hashing';
-import { csvLine, DELIMITERS, escapeCell, type OutputFormat } from './csv';
+import { csvLine, DELIMITERS, escapeCell, type OutputFormat } from '../storage/csv-cells';
 import { compileExpression } from './expression';
 import { generateRowCells } from './generate';
 import { keyOf, Permutation } from './random';

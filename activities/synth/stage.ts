@@ -13,7 +13,7 @@ import { sha256Hex } from '../storage/hashing';
 import { DATA_ROOT_LAYERS } from '../runs/data-root';
 import type { StageDefinition } from '../runs/stage-runner';
 import type { StageOutputs } from '../runs/types';
-import { uploadFileOnce } from '../archive/upload-logs';
+import { uploadFileOnce } from '../storage/upload-once';
 import { writeTableFile } from './generate';
 import { loadSynthSpec } from './load-spec';
 import { SpecError } from './spec';

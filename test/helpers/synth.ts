@@ -2,7 +2,7 @@
 import { parse } from 'csv-parse/sync';
 import { generateTableText } from '../../activities/synth/generate';
 import type { SynthSpec } from '../../activities/synth/spec';
-import type { OutputFormat } from '../../activities/synth/csv';
+import type { OutputFormat } from '../../activities/storage/csv-cells';
 
 export function tableText(spec: SynthSpec, table: string, format: OutputFormat = 'csv', range: { start?: number; end?: number; header?: boolean } = {}): string {
   return generateTableText(spec, table, { format, ...range });

@@ -1,7 +1,7 @@
 /** The run config's JSON Schema, for editors (`# yaml-language-server: $schema=…`), generated from zod. */
 import { z } from 'zod';
-import { synthSpecSchema } from '../activities/synth/spec';
-import { pipelineConfig } from './pipeline-config';
+import { synthSpecSchema } from '../../activities/synth/spec';
+import { pipelineConfig } from '../../config/pipeline-config';
 
 /** JSON Schemas for editors, generated from the zod schemas by `npm run schema`. */
 export const JSON_SCHEMAS = {
