@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { NativeConnection } from '@temporalio/worker';
 import { createPipelineLogger } from '../activities/runs/run-log';
-import { loadSeries, runSeriesPeriod } from '../activities/synth/series-stage';
+import { loadSeries, runSeriesPeriod } from '../activities/synth/generate-series';
 import { parsePipelineConfig } from '../config/pipeline-config';
 import { readSettings } from '../config/settings';
 import { connectClient, startPipelineRun } from '../client/pipeline-client';

@@ -5,7 +5,8 @@
 import { Client, Connection, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { RunManifest } from '../activities/runs/types';
-import { pipelineWorkflowId, SEARCH_ATTRIBUTES, type StageName } from '../config/constants';
+import type { StageName } from '../activities/registry';
+import { pipelineWorkflowId, SEARCH_ATTRIBUTES } from '../config/constants';
 import { pipelineDataConverter } from '../config/payload-limit';
 import type { PipelineConfig } from '../config/pipeline-config';
 import type { Settings } from '../config/settings';

@@ -7,21 +7,6 @@ import { defineSearchAttributeKey } from '@temporalio/common';
 /** Task queue of the pipeline worker; the suffix changes when a worker can no longer serve older runs. */
 export const PIPELINE_TASK_QUEUE = 'pipeline-v1';
 
-/** Stage names as users write them in a run config, with the activity that executes each. */
-export const STAGE_ACTIVITIES = {
-  'generate-synthetic': 'generateSynthetic',
-  'generate-series': 'seriesRun', // a child workflow: one activity per period
-  qa: 'qualityAssurance',
-  'analysis-graphs': 'analysisGraphs',
-  'backup-data-root': 'backupDataRoot',
-  'upload-logs': 'uploadLogs',
-} as const;
-export type StageName = keyof typeof STAGE_ACTIVITIES;
-
-/** Stages run as child workflows (several activities each) rather than as one activity. */
-export const CHILD_WORKFLOW_STAGES: ReadonlySet<StageName> = new Set<StageName>(['generate-series']);
-export const STAGE_NAMES = Object.keys(STAGE_ACTIVITIES) as [StageName, ...StageName[]];
-
 export const RUN_STATUSES = ['running', 'succeeded', 'failed'] as const;
 export type RunStatusName = (typeof RUN_STATUSES)[number];
 

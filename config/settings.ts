@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { PIPELINE_TASK_QUEUE } from './constants';
-import { ConfigError, formatZodIssues } from './pipeline-config';
+import { ConfigError, formatZodIssues } from './problems';
 
 const PROJECT_ROOT = resolve(__dirname, '..');
 

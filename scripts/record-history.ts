@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection } from '@temporalio/worker';
 import { createPipelineLogger } from '../activities/runs/run-log';
-import { CHILD_WORKFLOW_STAGES } from '../config/constants';
+import { planStages } from '../activities/registry';
 import { loadPipelineConfig } from '../config/load-config';
 import { readSettings } from '../config/settings';
 import { connectClient, startPipelineRun } from '../client/pipeline-client';
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
       // The run, and the child workflows of its stages (<workflow id>-<stage>). Files are named by
       // workflow id: replay needs it, since child workflow ids are derived from it.
       const workflowIds = [started.workflowId];
-      for (const stage of config.stages) if (CHILD_WORKFLOW_STAGES.has(stage.stage)) workflowIds.push(`${started.workflowId}-${stage.stage}`);
+      for (const plan of planStages(config.pipelineName, config.stages)) if (plan.runsAs.kind === 'child-workflow') workflowIds.push(`${started.workflowId}-${plan.stage}`);
       for (const workflowId of workflowIds) {
         const history = await client.workflow.getHandle(workflowId).fetchHistory();
         const file = join(folder, `${workflowId}.json`);

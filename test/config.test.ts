@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { loadPipelineConfig } from '../config/load-config';
 import { JSON_SCHEMAS, jsonSchemaText } from '../scripts/lib/json-schemas';
 import { ConfigError, parsePipelineConfig } from '../config/pipeline-config';
-import { stageActivityOptions } from '../config/stage-policies';
+import { planStages } from '../activities/registry';
 import { readSettings } from '../config/settings';
 import { resolveDataRoot } from '../activities/runs/data-root';
 import { BadInputError } from '../activities/errors';
@@ -76,7 +76,7 @@ describe('run config', () => {
       ...valid,
       stages: [{ stage: 'backup-data-root', retry: { maximumAttempts: 2, initialInterval: '100ms' }, startToCloseTimeout: '5 minutes' }],
     });
-    const options = stageActivityOptions(config.stages[0]!);
+    const { options } = planStages(config.pipelineName, config.stages)[0]!;
     assert.equal(options.startToCloseTimeout, '5 minutes');
     assert.equal(options.heartbeatTimeout, '1 minute');
     assert.deepEqual(options.retry, { maximumAttempts: 2, initialInterval: '100ms', backoffCoefficient: 2, maximumInterval: '30s' });

@@ -94,7 +94,7 @@ describe('pipeline runs on the Temporal dev server', () => {
     assert.match((await description.staticDetails()) ?? '', /\*\*Data root:\*\* e2e/);
     const history = await handle.fetchHistory();
     const activitySummaries = (history.events ?? [])
-      .filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name?.match(/backupDataRoot|uploadLogs/))
+      .filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name?.match(/^(backup-data-root|upload-logs)$/))
       .map((event) => defaultPayloadConverter.fromPayload<string>(event.userMetadata!.summary!));
     assert.deepEqual(activitySummaries, ['backup-data-root (stage 1 of 2) of e2e', 'upload-logs (stage 2 of 2) of e2e']);
 

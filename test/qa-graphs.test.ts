@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { analyseDataset } from '../activities/qa/dataset-qa';
 import { summariseMessages, weekStart } from '../activities/graphs/analysis';
-import { analysisGraphsStage } from '../activities/graphs/stage';
+import { analysisGraphsImplementation } from '../activities/graphs/analysis-graphs';
 import { BadInputError } from '../activities/errors';
 import { renderSvg, svgToPdf, svgToPng } from '../activities/charts/render';
 import { writeTableFile } from '../activities/synth/generate';
@@ -93,9 +93,9 @@ describe('analysis graphs', () => {
       ({
         request: { runId: 'r', pipelineName: 'p', dataRoot: folder, overwrite: false, upstream: {}, stage: { stage: 'analysis-graphs', input, timestampColumn: 'received_at', participantColumn: 'participant', period: 'week', codeSchemes: ['theme'], formats: ['svg'] } },
         dataRoot: folder,
-      }) as unknown as Parameters<typeof analysisGraphsStage.inputs>[0];
-    await assert.rejects(analysisGraphsStage.inputs(context('raw/nope.csv')), (err: unknown) => err instanceof BadInputError && /^input: raw\/nope\.csv does not exist/.test(err.message));
-    await assert.rejects(analysisGraphsStage.inputs(context({ stage: 'generate-synthetic', table: 'messages' })), (err: unknown) => err instanceof BadInputError && /^input: no generate-synthetic stage/.test(err.message));
+      }) as unknown as Parameters<typeof analysisGraphsImplementation.inputs>[0];
+    await assert.rejects(analysisGraphsImplementation.inputs(context('raw/nope.csv')), (err: unknown) => err instanceof BadInputError && /^input: raw\/nope\.csv does not exist/.test(err.message));
+    await assert.rejects(analysisGraphsImplementation.inputs(context({ stage: 'generate-synthetic', table: 'messages' })), (err: unknown) => err instanceof BadInputError && /^input: no generate-synthetic stage/.test(err.message));
     await assert.rejects(
       summariseMessages(join(folder, 'messages.csv'), ',', { timestampColumn: 'received_at', participantColumn: 'participant', period: 'week', codeSchemes: ['theme'] }),
       (err: unknown) => err instanceof BadInputError && /^codeSchemes\[0\]: .* has no column "theme"/.test(err.message),

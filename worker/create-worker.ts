@@ -27,7 +27,7 @@ export interface PipelineWorkerOptions {
   /** A pre-built bundle (tests build one per file); otherwise the workflows folder is bundled. */
   workflowBundle?: WorkflowBundle;
   /** Replaces activities, for tests about orchestration alone. */
-  activityOverrides?: Partial<ReturnType<typeof createActivities>>;
+  activityOverrides?: Record<string, (input: never) => Promise<unknown>>;
 }
 
 export async function createPipelineWorker(options: PipelineWorkerOptions): Promise<Worker> {

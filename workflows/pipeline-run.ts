@@ -1,30 +1,35 @@
 /**
- * One pipeline run: the stages of its config, in order, each a retried activity. The workflow keeps the
- * run's record (a RunManifest), answers the `status` query with it, keeps the search attributes current
- * and saves the record to manifests/ after every stage, so a later run can resume from any stage.
+ * One pipeline run: the stages of its config, in order, each a retried activity or a child workflow.
+ * The first activity validates the config and plans every stage from the stage registry; the plan is in
+ * the run's history, so a later change to a schema or a policy never changes how a recorded run replays.
+ * The workflow keeps the run's record (a RunManifest), answers the `status` query with it, keeps the
+ * search attributes current and saves the record to manifests/ after every stage, so a later run can
+ * resume from any stage.
  */
 import {
   ActivityFailure,
-  ChildWorkflowFailure,
   ApplicationFailure,
+  ChildWorkflowFailure,
+  defineQuery,
+  executeChild,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
-  defineQuery,
-  executeChild,
 } from '@temporalio/workflow';
-import { seriesRun, type SeriesRunInput } from './series-run';
 import { RetryState } from '@temporalio/common';
-import type { FailureDetails, PipelineActivities } from '../activities';
-import type { RunManifest, StageOutputs, StageRecord, StageRequest, StageResult } from '../activities/runs/types';
-import { CHILD_WORKFLOW_STAGES, SEARCH_ATTRIBUTES, STAGE_ACTIVITIES, type RunStatusName, type StageName } from '../config/constants';
-import { ConfigError, parsePipelineConfig, type PipelineConfig, type StageConfig } from '../config/pipeline-config';
-import { stageActivityOptions } from '../config/stage-policies';
+import type { BookkeepingActivities, FailureDetails } from '../activities';
+import type { StageName } from '../activities/registry';
+import type { RunManifest, StageOutputs, StagePlan, StageRecord, StageRequest, StageResult } from '../activities/runs/types';
+import { SEARCH_ATTRIBUTES, type RunStatusName } from '../config/constants';
+import type { PipelineConfig } from '../config/pipeline-config';
+import { preRegistryPlan, STAGE_REGISTRY_PATCH } from './pre-registry';
 
 export interface PipelineRunInput {
   runId: string;
+  /** Validated by the client before start, and again by the run's first activity. */
   config: PipelineConfig;
   /** Redo stages even when their outputs already exist with the same inputs. */
   overwrite?: boolean;
@@ -40,34 +45,29 @@ const BOOKKEEPING_OPTIONS = {
   retry: { maximumAttempts: 10, initialInterval: '1s', maximumInterval: '10s' },
 } as const;
 const bookkeeping = {
-  beginRun: proxyActivities<PipelineActivities>({ ...BOOKKEEPING_OPTIONS, summary: 'create the data root layers and the run manifest' }).beginRun,
-  saveRunManifest: proxyActivities<PipelineActivities>({ ...BOOKKEEPING_OPTIONS, summary: 'save the run manifest' }).saveRunManifest,
-  loadRunManifest: proxyActivities<PipelineActivities>({ ...BOOKKEEPING_OPTIONS, summary: 'load the manifest of the run resumed from' }).loadRunManifest,
+  beginRun: proxyActivities<BookkeepingActivities>({ ...BOOKKEEPING_OPTIONS, summary: 'validate the config, create the data root layers and the run manifest' }).beginRun,
+  saveRunManifest: proxyActivities<BookkeepingActivities>({ ...BOOKKEEPING_OPTIONS, summary: 'save the run manifest' }).saveRunManifest,
+  loadRunManifest: proxyActivities<BookkeepingActivities>({ ...BOOKKEEPING_OPTIONS, summary: 'load the manifest of the run resumed from' }).loadRunManifest,
 };
 
 type StageActivity = (request: StageRequest) => Promise<StageResult>;
 
 export async function pipelineRun(input: PipelineRunInput): Promise<RunManifest> {
-  const config = validatedConfig(input);
-  const manifest: RunManifest = {
-    runId: input.runId,
-    workflowId: workflowInfo().workflowId,
-    pipelineName: config.pipelineName,
-    status: 'running',
-    overwrite: input.overwrite ?? false,
-    ...(input.resume ? { resumedFrom: { runId: input.resume.fromRunId, fromStage: input.resume.fromStage } } : {}),
-    startedAt: new Date().toISOString(),
-    config,
-    stages: config.stages.map((stage) => ({ name: stage.stage, status: 'pending', attempts: 0, outputs: {} })),
-  };
+  let manifest = provisionalManifest(input);
   setHandler(statusQuery, () => manifest);
   setRunStatus(manifest, 'running');
 
-  await bookkeeping.beginRun(manifest);
+  let plan: StagePlan[];
+  if (patched(STAGE_REGISTRY_PATCH)) {
+    ({ manifest, plan } = await beginRun(manifest, input));
+  } else {
+    plan = preRegistryPlan(manifest.pipelineName, input.config.stages);
+    await (bookkeeping.beginRun as unknown as (record: RunManifest) => Promise<void>)(manifest);
+  }
 
   const firstStage = input.resume ? await reuseEarlierStages(manifest, input.resume) : 0;
-  for (let index = firstStage; index < config.stages.length; index++) {
-    await runOneStage(manifest, config.stages[index]!, manifest.stages[index]!, index);
+  for (let index = firstStage; index < plan.length; index++) {
+    await runOneStage(manifest, plan[index]!, index);
     await bookkeeping.saveRunManifest(manifest);
   }
 
@@ -77,16 +77,37 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunManifest>
   return manifest;
 }
 
-function validatedConfig(input: PipelineRunInput): PipelineConfig {
+/** The record before the config is validated: what the client sent. */
+function provisionalManifest(input: PipelineRunInput): RunManifest {
+  return {
+    runId: input.runId,
+    workflowId: workflowInfo().workflowId,
+    pipelineName: input.config.pipelineName,
+    status: 'running',
+    overwrite: input.overwrite ?? false,
+    ...(input.resume ? { resumedFrom: { runId: input.resume.fromRunId, fromStage: input.resume.fromStage } } : {}),
+    startedAt: new Date().toISOString(),
+    config: input.config,
+    stages: input.config.stages.map((stage) => ({ name: stage.stage, status: 'pending', attempts: 0, outputs: {} })),
+  };
+}
+
+async function beginRun(provisional: RunManifest, input: PipelineRunInput): Promise<{ manifest: RunManifest; plan: StagePlan[] }> {
   try {
-    const config = parsePipelineConfig(input.config);
-    if (input.resume && !config.stages.some((stage) => stage.stage === input.resume!.fromStage)) {
-      throw new ConfigError([`resume.fromStage: "${input.resume.fromStage}" is not a stage of this pipeline`]);
-    }
-    return config;
+    return await bookkeeping.beginRun({
+      runId: input.runId,
+      workflowId: provisional.workflowId,
+      startedAt: provisional.startedAt,
+      config: input.config,
+      overwrite: input.overwrite ?? false,
+      ...(input.resume ? { resume: input.resume } : {}),
+    });
   } catch (err) {
-    if (err instanceof ConfigError) throw ApplicationFailure.nonRetryable(err.message, 'ConfigError');
-    throw err;
+    // Bad input: nothing was written; the run ends failed, saying why.
+    setRunStatus(provisional, 'failed');
+    const message = messageOf(err);
+    setCurrentDetails(`The run did not start: ${message}`);
+    throw ApplicationFailure.nonRetryable(message, 'ConfigError');
   }
 }
 
@@ -114,8 +135,10 @@ async function reuseEarlierStages(manifest: RunManifest, resume: NonNullable<Pip
   return fromIndex;
 }
 
-async function runOneStage(manifest: RunManifest, stage: StageConfig, record: StageRecord, index: number): Promise<void> {
+async function runOneStage(manifest: RunManifest, plan: StagePlan, index: number): Promise<void> {
   const total = manifest.stages.length;
+  const stage = manifest.config.stages[index]!;
+  const record = manifest.stages[index]!;
   record.status = 'running';
   record.startedAt = new Date().toISOString();
   upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.pipelineStage, value: stage.stage }]);
@@ -129,18 +152,16 @@ async function runOneStage(manifest: RunManifest, stage: StageConfig, record: St
     upstream: upstreamOutputs(manifest, index),
     overwrite: manifest.overwrite,
   };
-  const summary = `${stage.stage} (stage ${index + 1} of ${total}) of ${manifest.pipelineName}`;
 
   try {
-    const result = CHILD_WORKFLOW_STAGES.has(stage.stage)
-      ? await executeChild(seriesRun, {
-          args: [{ request: request as SeriesRunInput['request'] }],
-          workflowId: `${manifest.workflowId}-${stage.stage}`,
-          staticSummary: summary,
-        })
-      : await (proxyActivities<PipelineActivities>({ ...stageActivityOptions(stage), summary })[
-          STAGE_ACTIVITIES[stage.stage] as keyof PipelineActivities
-        ] as StageActivity)(request);
+    const result: StageResult =
+      plan.runsAs.kind === 'child-workflow'
+        ? await executeChild(plan.runsAs.workflowType, {
+            args: [{ request, options: plan.options }],
+            workflowId: `${manifest.workflowId}-${stage.stage}`,
+            staticSummary: plan.summary,
+          })
+        : await (proxyActivities<Record<string, StageActivity>>({ ...plan.options, summary: plan.summary })[plan.runsAs.activityType] as StageActivity)(request);
     Object.assign(record, {
       status: result.status,
       attempts: result.attempt,
@@ -152,7 +173,7 @@ async function runOneStage(manifest: RunManifest, stage: StageConfig, record: St
   } catch (err) {
     record.status = 'failed';
     record.endedAt = new Date().toISOString();
-    record.attempts = attemptsOf(err, stageActivityOptions(stage).retry?.maximumAttempts);
+    record.attempts = attemptsOf(err, plan.options.retry.maximumAttempts);
     record.error = messageOf(err);
     manifest.endedAt = record.endedAt;
     setRunStatus(manifest, 'failed');
@@ -162,7 +183,7 @@ async function runOneStage(manifest: RunManifest, stage: StageConfig, record: St
   }
 }
 
-function upstreamOutputs(manifest: RunManifest, index: number): Partial<Record<StageName, StageOutputs>> {
+function upstreamOutputs(manifest: RunManifest, index: number): Partial<Record<string, StageOutputs>> {
   return Object.fromEntries(manifest.stages.slice(0, index).map((record) => [record.name, record.outputs]));
 }
 

@@ -8,10 +8,11 @@ import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 import { create as createTar } from 'tar';
-import type { StageConfigOf } from '../../config/pipeline-config';
 import { streamToFileAtomic, writeFileAtomic } from '../storage/atomic-write';
 import { backupArchivePath } from '../runs/data-root';
-import type { StageContext, StageDefinition } from '../runs/stage-runner';
+import type { StageConfigFor } from '../runs/stage-definition';
+import type { StageContext, StageImplementation } from '../runs/stage-runner';
+import type { backupDataRootStage } from './backup-data-root.stage';
 import type { StageOutputs } from '../runs/types';
 import { fingerprintDataRoot, isJunkFile, NOT_BACKED_UP } from './data-root-files';
 
@@ -52,12 +53,12 @@ export async function createDataRootBackup(
   return { path: archivePath, checksumPath, files, ...written };
 }
 
-export const backupDataRootStage: StageDefinition<StageConfigOf<'backup-data-root'>> = {
+export const backupDataRootImplementation: StageImplementation<typeof backupDataRootStage> = {
   version: 1,
   async inputs({ dataRoot }) {
     return { dataRoot: await fingerprintDataRoot(dataRoot) };
   },
-  async run({ dataRoot, request, logger, reportProgress }: StageContext<StageConfigOf<'backup-data-root'>>) {
+  async run({ dataRoot, request, logger, reportProgress }: StageContext<StageConfigFor<typeof backupDataRootStage>>) {
     const archive = await createDataRootBackup(dataRoot, backupArchivePath(dataRoot, request.runId), (bytes) =>
       reportProgress({ bytesWritten: bytes }),
     );

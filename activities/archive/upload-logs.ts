@@ -5,14 +5,14 @@
  */
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StageConfigOf } from '../../config/pipeline-config';
 import { objectUri } from '../storage/blob-store';
 import { uploadFileOnce, type FileToUpload } from '../storage/upload-once';
 import { runLogPath } from '../runs/data-root';
-import type { StageDefinition } from '../runs/stage-runner';
+import type { StageImplementation } from '../runs/stage-runner';
+import type { uploadLogsStage } from './upload-logs.stage';
 import type { StageOutputs } from '../runs/types';
 
-export const uploadLogsStage: StageDefinition<StageConfigOf<'upload-logs'>> = {
+export const uploadLogsImplementation: StageImplementation<typeof uploadLogsStage> = {
   version: 1,
   async inputs({ request }) {
     const archive = request.upstream['backup-data-root']?.archive;

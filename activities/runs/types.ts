@@ -1,8 +1,9 @@
 /**
  * What a run records about itself. Types only: the workflow imports them with `import type`.
  */
-import type { RunStatusName, StageName, StageStatusName } from '../../config/constants';
+import type { RunStatusName, StageStatusName } from '../../config/constants';
 import type { PipelineConfig, StageConfig } from '../../config/pipeline-config';
+import type { StageName } from '../registry';
 
 /** A reference to something a stage wrote: never the data itself. */
 export interface OutputRef {
@@ -41,13 +42,13 @@ export interface RunManifest {
 }
 
 /** What every stage activity receives. */
-export interface StageRequest<S extends StageConfig = StageConfig> {
+export interface StageRequest<S = StageConfig> {
   runId: string;
   pipelineName: string;
   dataRoot: string;
   stage: S;
-  /** Outputs of the stages before this one, by stage name. */
-  upstream: Partial<Record<StageName, StageOutputs>>;
+  /** Outputs of the stages before this one, by stage name (string keys: the registry's names derive from types that use this one). */
+  upstream: Partial<Record<string, StageOutputs>>;
   overwrite: boolean;
 }
 
@@ -58,4 +59,28 @@ export interface StageResult {
   /** The activity attempt that produced this result (1 = first try). */
   attempt: number;
   note?: string;
+}
+
+/** How the workflow runs one stage. Decided by `beginRun` from the registry and recorded in the run's history. */
+export interface StagePlan {
+  stage: StageName;
+  /** The activity type (the stage name), or the child workflow type that runs the stage. */
+  runsAs: { kind: 'activity'; activityType: string } | { kind: 'child-workflow'; workflowType: string };
+  /** Timeouts and retry policy: the stage's defaults with the config's overrides. */
+  options: StageActivityOptions;
+  /** `qa (stage 3 of 5) of demo`: the activity's summary in the Web UI. */
+  summary: string;
+}
+
+/** The subset of Temporal's ActivityOptions a stage sets, as plain data. */
+export interface StageActivityOptions {
+  startToCloseTimeout: string;
+  heartbeatTimeout: string;
+  retry: { maximumAttempts?: number; initialInterval?: string; backoffCoefficient?: number; maximumInterval?: string };
+}
+
+/** What `beginRun` gives the workflow: the validated config (defaults applied) and the plan of each stage. */
+export interface RunPlan {
+  config: PipelineConfig;
+  stages: StagePlan[];
 }

@@ -5,9 +5,8 @@ import { parse as parseYaml } from 'yaml';
 import { importExhibitSpec } from './importers/exhibit';
 import { importSummaryStatistics } from './importers/summary-statistics';
 import { parseSynthSpec, SpecError, type SynthSpec } from './spec';
+import type { SpecFormat } from './synth-options';
 
-export const SPEC_FORMATS = ['auto', 'native', 'exhibit', 'summary-statistics'] as const;
-export type SpecFormat = (typeof SPEC_FORMATS)[number];
 
 /** exhibit specs have metadata and columns; summary statistics a Table_name; anything else is native. */
 export function detectSpecFormat(document: unknown): Exclude<SpecFormat, 'auto'> {

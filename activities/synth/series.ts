@@ -25,9 +25,8 @@ import { compileExpression } from './expression';
 import { generateRowCells } from './generate';
 import { keyOf, Permutation } from './random';
 import { groupSizeOf, idSpaceSize, parseDate, type SynthSpec, type TableSpec } from './spec';
+import { PERIOD_UNITS, type PeriodUnit } from './synth-options';
 
-export const PERIOD_UNITS = ['days', 'weeks', 'months'] as const;
-export type PeriodUnit = (typeof PERIOD_UNITS)[number];
 
 export interface SeriesOptions {
   series: string;

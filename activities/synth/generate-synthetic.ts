@@ -5,20 +5,21 @@
  */
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { StageConfigOf } from '../../config/pipeline-config';
 import { BadInputError } from '../errors';
 import { writeFileAtomic } from '../storage/atomic-write';
 import { objectUri } from '../storage/blob-store';
 import { sha256Hex } from '../storage/hashing';
 import { DATA_ROOT_LAYERS } from '../runs/data-root';
-import type { StageDefinition } from '../runs/stage-runner';
+import type { StageConfigFor } from '../runs/stage-definition';
+import type { StageImplementation } from '../runs/stage-runner';
 import type { StageOutputs } from '../runs/types';
 import { uploadFileOnce } from '../storage/upload-once';
 import { writeTableFile } from './generate';
 import { loadSynthSpec } from './load-spec';
 import { SpecError } from './spec';
+import type { generateSyntheticStage } from './generate-synthetic.stage';
 
-type GenerateConfig = StageConfigOf<'generate-synthetic'>;
+type GenerateConfig = StageConfigFor<typeof generateSyntheticStage>;
 
 function specPath(dataRoot: string, spec: string): string {
   const path = join(dataRoot, spec);
@@ -36,7 +37,7 @@ async function loadForStage(dataRoot: string, stage: GenerateConfig) {
   }
 }
 
-export const generateSyntheticStage: StageDefinition<GenerateConfig> = {
+export const generateSyntheticImplementation: StageImplementation<typeof generateSyntheticStage> = {
   version: 1,
   async inputs({ dataRoot, request }) {
     const { text } = await loadForStage(dataRoot, request.stage);

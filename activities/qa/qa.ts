@@ -6,18 +6,19 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { StageConfigOf } from '../../config/pipeline-config';
 import { BadInputError } from '../errors';
 import { DATA_ROOT_LAYERS } from '../runs/data-root';
-import type { StageDefinition } from '../runs/stage-runner';
+import type { StageConfigFor } from '../runs/stage-definition';
+import type { StageContext, StageImplementation } from '../runs/stage-runner';
 import type { StageOutputs } from '../runs/types';
 import { writeFileAtomic } from '../storage/atomic-write';
 import { loadSynthSpec } from '../synth/load-spec';
 import { SpecError, type TableSpec } from '../synth/spec';
 import { analyseDataset } from './dataset-qa';
+import type { qaStage } from './qa.stage';
 import { cumulativeDistributionSvg, htmlReport, ksVerdict, type ReportDataset } from './report';
 
-type QaConfig = StageConfigOf<'qa'>;
+type QaConfig = StageConfigFor<typeof qaStage>;
 
 interface Dataset {
   name: string;
@@ -26,7 +27,7 @@ interface Dataset {
 }
 
 /** The datasets the stage before produced. */
-async function datasetsOf(context: Parameters<StageDefinition<QaConfig>['run']>[0], table: TableSpec): Promise<Dataset[]> {
+async function datasetsOf(context: StageContext<QaConfig>, table: TableSpec): Promise<Dataset[]> {
   const { upstream } = context.request;
   const series = upstream['generate-series']?.series;
   if (series) {
@@ -59,7 +60,7 @@ async function loadTable(dataRoot: string, stage: QaConfig): Promise<{ table: Ta
   }
 }
 
-export const qaStage: StageDefinition<QaConfig> = {
+export const qaImplementation: StageImplementation<typeof qaStage> = {
   version: 1,
   async inputs(context) {
     const { table, text } = await loadTable(context.dataRoot, context.request.stage);

@@ -3,17 +3,18 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { TopLevelSpec } from 'vega-lite';
-import type { StageConfigOf } from '../../config/pipeline-config';
 import { BadInputError } from '../errors';
 import { DATA_ROOT_LAYERS } from '../runs/data-root';
-import type { StageContext, StageDefinition } from '../runs/stage-runner';
+import type { StageConfigFor } from '../runs/stage-definition';
+import type { StageContext, StageImplementation } from '../runs/stage-runner';
+import type { analysisGraphsStage } from './analysis-graphs.stage';
 import type { StageOutputs } from '../runs/types';
 import { writeFileAtomic } from '../storage/atomic-write';
 import { digestFile } from '../storage/hashing';
 import { csvOf, summariseMessages } from './analysis';
 import { renderSvg, svgToPdf, svgToPng } from '../charts/render';
 
-type GraphsConfig = StageConfigOf<'analysis-graphs'>;
+type GraphsConfig = StageConfigFor<typeof analysisGraphsStage>;
 
 function inputPath(context: StageContext<GraphsConfig>): string {
   const { input } = context.request.stage;
@@ -42,7 +43,7 @@ function barChart(title: string, values: object[], x: { field: string; title: st
   };
 }
 
-export const analysisGraphsStage: StageDefinition<GraphsConfig> = {
+export const analysisGraphsImplementation: StageImplementation<typeof analysisGraphsStage> = {
   version: 1,
   async inputs(context) {
     const path = inputPath(context);

@@ -1,0 +1,115 @@
+/**
+ * The stage registry: every stage, once, as its definition (activities/<domain>/<stage>.stage.ts) paired
+ * with its implementation beside it. The run config's schema, the plan the workflow follows, the worker's
+ * activities and the CLI's stage names all derive from this list. Adding a stage is one line here.
+ */
+import { backupDataRootImplementation } from './archive/backup-data-root';
+import { backupDataRootStage } from './archive/backup-data-root.stage';
+import { uploadLogsImplementation } from './archive/upload-logs';
+import { uploadLogsStage } from './archive/upload-logs.stage';
+import { analysisGraphsImplementation } from './graphs/analysis-graphs';
+import { analysisGraphsStage } from './graphs/analysis-graphs.stage';
+import { qaImplementation } from './qa/qa';
+import { qaStage } from './qa/qa.stage';
+import { asActivity, type ActivityDeps } from './runs/activity-wrapper';
+import type { z } from 'zod';
+import { stageActivityOptions, stageConfigSchema, type StageDefinition, type StageRunsAs } from './runs/stage-definition';
+import { runStage, type StageImplementation } from './runs/stage-runner';
+import type { StagePlan, StageRequest, StageResult } from './runs/types';
+import { generateSeriesActivities } from './synth/generate-series';
+import { generateSeriesStage } from './synth/generate-series.stage';
+import { generateSyntheticImplementation } from './synth/generate-synthetic';
+import { generateSyntheticStage } from './synth/generate-synthetic.stage';
+import type * as workflows from '../workflows';
+
+/** Activities of a child-workflow stage, built from the worker's dependencies. */
+type ChildStageActivities = Record<string, (input: never) => Promise<unknown>>;
+
+interface ActivityStageEntry<D extends StageDefinition> {
+  definition: D;
+  implementation: StageImplementation<D>;
+}
+interface ChildWorkflowStageEntry<D extends StageDefinition, A extends ChildStageActivities> {
+  definition: D;
+  activities: (deps: ActivityDeps) => A;
+}
+
+function activityStage<D extends StageDefinition & { runsAs: { kind: 'activity' } }>(definition: D, implementation: StageImplementation<D>): ActivityStageEntry<D> {
+  return { definition, implementation };
+}
+
+/** The child workflow must be exported by workflows/index.ts under the definition's `workflowType`. */
+function childWorkflowStage<D extends StageDefinition & { runsAs: { kind: 'child-workflow'; workflowType: keyof typeof workflows } }, A extends ChildStageActivities>(
+  definition: D,
+  activities: (deps: ActivityDeps) => A,
+): ChildWorkflowStageEntry<D, A> {
+  return { definition, activities };
+}
+
+export const STAGE_REGISTRY = [
+  activityStage(generateSyntheticStage, generateSyntheticImplementation),
+  childWorkflowStage(generateSeriesStage, generateSeriesActivities),
+  activityStage(qaStage, qaImplementation),
+  activityStage(analysisGraphsStage, analysisGraphsImplementation),
+  activityStage(backupDataRootStage, backupDataRootImplementation),
+  activityStage(uploadLogsStage, uploadLogsImplementation),
+] as const;
+
+type Registry = typeof STAGE_REGISTRY;
+export type StageName = Registry[number]['definition']['name'];
+export const STAGE_NAMES = STAGE_REGISTRY.map((entry) => entry.definition.name) as [StageName, ...StageName[]];
+
+type ConfigSchemaOf<Entry> = Entry extends { definition: StageDefinition<infer Name extends string, infer Options extends z.ZodRawShape, StageRunsAs> }
+  ? ReturnType<typeof stageConfigSchema<Name, Options>>
+  : never;
+type ConfigSchemas<Entries extends readonly unknown[]> = { -readonly [K in keyof Entries]: ConfigSchemaOf<Entries[K]> };
+/** One zod schema per stage, in registry order, for the run config's discriminated union. */
+export const STAGE_CONFIG_SCHEMAS = STAGE_REGISTRY.map((entry) => stageConfigSchema(entry.definition)) as unknown as ConfigSchemas<Registry>;
+
+function entryOf(name: string): Registry[number] {
+  const entry = STAGE_REGISTRY.find((candidate) => candidate.definition.name === name);
+  if (!entry) throw new Error(`no stage "${name}" in the registry`);
+  return entry;
+}
+
+/** How the workflow runs each stage of a validated config: decided here, recorded in the run's history. */
+export function planStages(pipelineName: string, stages: ReadonlyArray<{ stage: StageName; retry?: Record<string, unknown>; startToCloseTimeout?: string }>): StagePlan[] {
+  return stages.map((stage, index) => {
+    const { definition } = entryOf(stage.stage);
+    return {
+      stage: stage.stage,
+      runsAs: definition.runsAs.kind === 'activity' ? { kind: 'activity', activityType: definition.name } : definition.runsAs,
+      options: stageActivityOptions(definition.policy, stage),
+      summary: `${stage.stage} (stage ${index + 1} of ${stages.length}) of ${pipelineName}`,
+    };
+  });
+}
+
+/** The run a stage request belongs to, for the run log. */
+export const runOfRequest = (request: StageRequest): { runId: string; pipelineName: string; dataRoot: string; bindings: Record<string, unknown> } => ({
+  runId: request.runId,
+  pipelineName: request.pipelineName,
+  dataRoot: request.dataRoot,
+  bindings: { stage: request.stage.stage },
+});
+
+type UnionToIntersection<U> = (U extends unknown ? (value: U) => void : never) extends (value: infer I) => void ? I : never;
+type ActivityStageName = Extract<Registry[number], { implementation: unknown }>['definition']['name'];
+type ChildStagesActivities = UnionToIntersection<Extract<Registry[number], { activities: unknown }> extends { activities: (deps: ActivityDeps) => infer A } ? A : never>;
+export type StageActivities = Record<ActivityStageName, (request: StageRequest) => Promise<StageResult>> & ChildStagesActivities;
+
+/** Every stage's activities: one per one-activity stage (named after the stage), and each child-workflow stage's own. */
+export function createStageActivities(deps: ActivityDeps): StageActivities {
+  const activities: Record<string, unknown> = {};
+  for (const entry of STAGE_REGISTRY) {
+    if ('implementation' in entry) {
+      const implementation = entry.implementation as unknown as StageImplementation;
+      activities[entry.definition.name] = asActivity(deps, runOfRequest, (request: StageRequest, scope) =>
+        runStage(implementation, { request, dataRoot: scope.dataRoot, blobStore: deps.blobStore, logger: scope.logger, now: deps.now, reportProgress: scope.reportProgress, resumeFrom: scope.resumeFrom, signal: scope.signal }, scope.attempt),
+      );
+    } else {
+      Object.assign(activities, entry.activities(deps));
+    }
+  }
+  return activities as StageActivities;
+}

@@ -1,0 +1,112 @@
+/**
+ * The one place for what every activity shares: error translation (bad input is never retried), the
+ * attempt number on every failure, heartbeats (progress details, re-sent every few seconds so a long
+ * upload is not taken for a dead worker, and handed to a retried attempt as `resumeFrom`), cancellation
+ * (an AbortSignal) and the run's own log file. The registry applies it to every activity it registers,
+ * so a stage's implementation is just its domain code with its dependencies.
+ */
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Logger } from 'pino';
+import { ProblemsError } from '../../config/problems';
+import { AlreadyExistsError, BadInputError } from '../errors';
+import type { BlobStore } from '../storage/blob-store';
+import { resolveDataRoot, runLogPath } from './data-root';
+import { openRunLogger } from './run-log';
+
+export interface ActivityDeps {
+  /** Relative data roots resolve against this folder. */
+  dataHome: string;
+  blobStore: BlobStore;
+  logger: Logger;
+  now: () => Date;
+}
+
+/** Failure details every activity failure carries, so the workflow can record attempts. */
+export interface FailureDetails {
+  attempt: number;
+}
+
+/** Errors that no retry can fix. */
+const NON_RETRYABLE = [BadInputError, AlreadyExistsError, ProblemsError];
+
+export function toFailure(err: unknown, attempt: number): ApplicationFailure {
+  const details: FailureDetails[] = [{ attempt }];
+  if (err instanceof ApplicationFailure) {
+    return ApplicationFailure.create({ message: err.message, type: err.type ?? undefined, nonRetryable: err.nonRetryable ?? undefined, details, cause: err });
+  }
+  const error = err instanceof Error ? err : new Error(String(err));
+  return ApplicationFailure.create({
+    message: error.message,
+    type: error.name,
+    nonRetryable: NON_RETRYABLE.some((kind) => error instanceof kind),
+    details,
+    cause: error,
+  });
+}
+
+/** How often the last progress is re-sent while the event loop is free. */
+export const KEEP_ALIVE_MS = 5_000;
+
+/** The run an activity works for: its log file gets the activity's lines. */
+export interface RunScope {
+  runId: string;
+  pipelineName: string;
+  dataRoot: string;
+  /** Extra fields on every log line (stage, period, …). */
+  bindings?: Record<string, unknown>;
+}
+
+/** What the wrapper hands the activity's body. */
+export interface ActivityScope {
+  attempt: number;
+  /** The run's logger (worker log and run log file), or the worker's for an activity that works for no run yet. */
+  logger: Logger;
+  /** Absolute data root of the run ('' for an activity that works for no run yet). */
+  dataRoot: string;
+  reportProgress(details: Record<string, unknown>): void;
+  resumeFrom?: unknown;
+  signal: AbortSignal;
+}
+
+/**
+ * Wraps `body` as a Temporal activity. `runOf` names the run the input belongs to (its log file is
+ * opened for the call), or undefined for an activity that works for no run yet (validating a config).
+ */
+export function asActivity<Input, Output>(
+  deps: ActivityDeps,
+  runOf: (input: Input) => RunScope | undefined,
+  body: (input: Input, scope: ActivityScope) => Promise<Output>,
+): (input: Input) => Promise<Output> {
+  return async (input: Input): Promise<Output> => {
+    const context = Context.current();
+    const { attempt } = context.info;
+    let lastProgress: Record<string, unknown> = {};
+    const reportProgress = (details: Record<string, unknown>): void => {
+      lastProgress = details;
+      context.heartbeat(details);
+    };
+    const keepAlive = setInterval(() => context.heartbeat(lastProgress), KEEP_ALIVE_MS);
+    let runLog: ReturnType<typeof openRunLogger> | undefined;
+    try {
+      const run = runOf(input);
+      const dataRoot = run ? resolveDataRoot(deps.dataHome, run.dataRoot) : '';
+      if (run) runLog = openRunLogger(deps.logger, runLogPath(dataRoot, run.runId), { runId: run.runId, pipeline: run.pipelineName, attempt, ...run.bindings });
+      const resumeFrom = context.info.heartbeatDetails as unknown;
+      return await body(input, {
+        attempt,
+        logger: runLog?.logger ?? deps.logger,
+        dataRoot,
+        reportProgress,
+        ...(resumeFrom !== undefined && resumeFrom !== null ? { resumeFrom } : {}),
+        signal: context.cancellationSignal,
+      });
+    } catch (err) {
+      runLog?.logger.error({ event: 'ActivityFailed', activity: context.info.activityType, err }, 'activity failed');
+      throw toFailure(err, attempt);
+    } finally {
+      clearInterval(keepAlive);
+      runLog?.close();
+    }
+  };
+}

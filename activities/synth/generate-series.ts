@@ -1,0 +1,129 @@
+/**
+ * generate-series as activities: a plan (validation, nothing written) and one activity per period,
+ * orchestrated by the seriesRun child workflow (generate-series.workflow.ts). Periods live in
+ * synth/<series>/ of the data root.
+ */
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { BadInputError } from '../errors';
+import { asActivity, type ActivityDeps } from '../runs/activity-wrapper';
+import { DATA_ROOT_LAYERS } from '../runs/data-root';
+import type { StageConfigFor } from '../runs/stage-definition';
+import type { StageOutputs, StageRequest } from '../runs/types';
+import { writeFileAtomic } from '../storage/atomic-write';
+import { hashOfValue, sha256Hex } from '../storage/hashing';
+import type { generateSeriesStage } from './generate-series.stage';
+import { loadSynthSpec } from './load-spec';
+import { datasetFile, generateSeriesPeriod, planSeries, type SeriesPlan } from './series';
+import { SpecError } from './spec';
+
+export type GenerateSeriesConfig = StageConfigFor<typeof generateSeriesStage>;
+
+/** Bumped when period outputs change shape. */
+const SERIES_VERSION = 1;
+
+export interface LoadedSeries {
+  plan: SeriesPlan;
+  seriesFolder: string;
+  /** What every period's content depends on: the spec text and the options, except how many periods. */
+  baseInputsHash: string;
+}
+
+export async function loadSeries(dataRoot: string, stage: GenerateSeriesConfig): Promise<LoadedSeries> {
+  const path = join(dataRoot, stage.spec);
+  let loaded;
+  try {
+    loaded = await loadSynthSpec(path, stage.specFormat);
+  } catch (err) {
+    if (err instanceof SpecError) throw new BadInputError(err.message);
+    throw err;
+  }
+  const { stage: _name, spec: _spec, periods: _periods, retry: _retry, startToCloseTimeout: _timeout, ...options } = stage;
+  const plan = planSeries(loaded.spec, { ...options, periods: stage.periods });
+  return {
+    plan,
+    seriesFolder: join(dataRoot, DATA_ROOT_LAYERS.synth, stage.series),
+    baseInputsHash: hashOfValue({ version: SERIES_VERSION, spec: sha256Hex(loaded.text), options }),
+  };
+}
+
+export interface PeriodOutcome {
+  period: number;
+  reused: boolean;
+  newRows: number;
+  returningRows: number;
+  outputs: StageOutputs;
+}
+
+export async function runSeriesPeriod(
+  dataRoot: string,
+  stage: GenerateSeriesConfig,
+  period: number,
+  onProgress: (details: Record<string, unknown>) => void = () => undefined,
+): Promise<PeriodOutcome> {
+  const { plan, seriesFolder, baseInputsHash } = await loadSeries(dataRoot, stage);
+  if (period < 1 || period > stage.periods) throw new BadInputError(`period ${period} is outside 1 … ${stage.periods}`);
+  const result = await generateSeriesPeriod(plan, period, { seriesFolder }, baseInputsHash, onProgress);
+  return {
+    period,
+    reused: result.reused,
+    newRows: result.newRows,
+    returningRows: result.returningRows,
+    outputs: {
+      dataset: { uri: pathToFileURL(result.dataset).href },
+      datasets: { uri: pathToFileURL(await writeDatasetIndex(seriesFolder, stage, period)).href },
+      spec: { uri: pathToFileURL(result.spec).href },
+      reference: { uri: pathToFileURL(result.reference).href },
+    },
+  };
+}
+
+/** One dataset of a series, as the QA stage reads it. */
+export interface SeriesDatasetEntry {
+  name: string;
+  uri: string;
+}
+
+/**
+ * synth/<series>/period-<k>/datasets.json: the datasets of periods 1 … k, so a later stage gets the
+ * series' datasets as references instead of searching folders. Deterministic, so rewriting it is harmless.
+ */
+async function writeDatasetIndex(seriesFolder: string, stage: GenerateSeriesConfig, period: number): Promise<string> {
+  const entries: SeriesDatasetEntry[] = [];
+  for (let k = 1; k <= period; k++) entries.push({ name: `dataset_${k}`, uri: pathToFileURL(datasetFile({ seriesFolder }, k, stage.format)).href });
+  const path = join(seriesFolder, `period-${period}`, 'datasets.json');
+  await writeFileAtomic(path, `${JSON.stringify(entries, null, 2)}\n`);
+  return path;
+}
+
+type SeriesRequest = StageRequest<GenerateSeriesConfig>;
+const runOf = (request: SeriesRequest, bindings: Record<string, unknown> = {}) => ({
+  runId: request.runId,
+  pipelineName: request.pipelineName,
+  dataRoot: request.dataRoot,
+  bindings: { stage: request.stage.stage, ...bindings },
+});
+
+/** The activities the seriesRun child workflow calls (their names are part of recorded histories). */
+export function generateSeriesActivities(deps: ActivityDeps) {
+  return {
+    /** Checks a series against its spec before any period is written; returns what the periods share. */
+    planSeriesRun: asActivity(deps, (request: SeriesRequest) => runOf(request), async (request, { dataRoot, logger }) => {
+      const { baseInputsHash, seriesFolder, plan } = await loadSeries(dataRoot, request.stage);
+      logger.info({ event: 'SeriesPlanned', series: request.stage.series, periods: request.stage.periods, rows: plan.rows }, 'series planned');
+      return { baseInputsHash, seriesFolder: pathToFileURL(seriesFolder).href };
+    }),
+    /** One period of a series: reused if an identical one exists, never overwritten otherwise. */
+    generateSeriesPeriod: asActivity(
+      deps,
+      (input: { request: SeriesRequest; period: number }) => runOf(input.request, { period: input.period }),
+      async (input, { dataRoot, logger, reportProgress }) => {
+        const outcome = await runSeriesPeriod(dataRoot, input.request.stage, input.period, reportProgress);
+        logger.info({ event: 'GeneratingOutputs', series: input.request.stage.series, ...outcome }, outcome.reused ? 'period already generated' : 'period generated');
+        return outcome;
+      },
+    ),
+  };
+}
+
+export type GenerateSeriesActivities = ReturnType<typeof generateSeriesActivities>;
