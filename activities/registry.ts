@@ -3,6 +3,9 @@
  * with its implementation beside it. The run config's schema, the plan the workflow follows, the worker's
  * activities and the CLI's stage names all derive from this list. Adding a stage is one line here.
  */
+import type { z } from 'zod';
+
+import type * as workflows from '../workflows';
 import { backupDataRootImplementation } from './archive/backup-data-root';
 import { backupDataRootStage } from './archive/backup-data-root.stage';
 import { uploadLogsImplementation } from './archive/upload-logs';
@@ -11,8 +14,7 @@ import { analysisGraphsImplementation } from './graphs/analysis-graphs';
 import { analysisGraphsStage } from './graphs/analysis-graphs.stage';
 import { qaImplementation } from './qa/qa';
 import { qaStage } from './qa/qa.stage';
-import { asActivity, type ActivityDeps } from './runs/activity-wrapper';
-import type { z } from 'zod';
+import { type ActivityDeps,asActivity } from './runs/activity-wrapper';
 import { stageActivityOptions, stageConfigSchema, type StageDefinition, type StageRunsAs } from './runs/stage-definition';
 import { runStage, type StageImplementation } from './runs/stage-runner';
 import type { StagePlan, StageRequest, StageResult } from './runs/types';
@@ -20,7 +22,6 @@ import { generateSeriesActivities } from './synth/generate-series';
 import { generateSeriesStage } from './synth/generate-series.stage';
 import { generateSyntheticImplementation } from './synth/generate-synthetic';
 import { generateSyntheticStage } from './synth/generate-synthetic.stage';
-import type * as workflows from '../workflows';
 
 /** Activities of a child-workflow stage, built from the worker's dependencies. */
 type ChildStageActivities = Record<string, (input: never) => Promise<unknown>>;

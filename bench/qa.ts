@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+
 import { writeTableFile } from '../activities/synth/generate';
 import { qaBenchmarkSpec } from './qa-spec';
 

@@ -7,17 +7,19 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify as toYaml } from 'yaml';
+
 import { NativeConnection } from '@temporalio/worker';
+import { stringify as toYaml } from 'yaml';
+
 import { createPipelineLogger } from '../activities/runs/run-log';
 import { loadSeries, runSeriesPeriod } from '../activities/synth/generate-series';
+import { connectClient, startPipelineRun } from '../client/pipeline-client';
 import { parsePipelineConfig } from '../config/pipeline-config';
 import { readSettings } from '../config/settings';
-import { connectClient, startPipelineRun } from '../client/pipeline-client';
-import { createPipelineWorker, installRuntimeLogger } from '../worker/create-worker';
-import { createActivityDeps } from '../worker/dependencies';
 import { stopAllProcesses } from '../scripts/lib/processes';
 import { startTemporalDevServer } from '../scripts/lib/servers';
+import { createPipelineWorker, installRuntimeLogger } from '../worker/create-worker';
+import { createActivityDeps } from '../worker/dependencies';
 
 const ROWS = Number(process.env.BENCH_SERIES_ROWS ?? 200_000);
 const PERIODS = Number(process.env.BENCH_SERIES_PERIODS ?? 12);

@@ -8,10 +8,12 @@
 import { createWriteStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+
+import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify';
+
 import { csvLine } from '../activities/storage/csv-cells';
 import { generateTableChunks, generateTableText, writeTableFile } from '../activities/synth/generate';
-import { parse } from 'csv-parse/sync';
 import { benchmarkSpec } from './synth-spec';
 
 const PRECOMPUTED_ROWS = 100_000;

@@ -6,13 +6,14 @@
  *   list [--limit N]
  * Exit codes: 0 done, 1 the run failed, 2 bad input, 3 not found.
  */
-import { Command } from 'commander';
 import type { Client } from '@temporalio/client';
+import { Command } from 'commander';
+
 import { loadPipelineConfig } from '../config/load-config';
 import { ConfigError } from '../config/pipeline-config';
 import { readSettings } from '../config/settings';
-import { followRun, printManifest } from './run-report';
 import { connectClient, getRunStatus, listRuns, resumePipelineRun, startPipelineRun, type StartResult } from './pipeline-client';
+import { followRun, printManifest } from './run-report';
 
 const EXIT = { ok: 0, runFailed: 1, badInput: 2, notFound: 3 } as const;
 

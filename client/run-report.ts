@@ -1,6 +1,7 @@
 /** Showing a run to a person: its stages as lines, and progress while it runs. */
-import { Presets, SingleBar } from 'cli-progress';
 import type { WorkflowHandle } from '@temporalio/client';
+import { Presets, SingleBar } from 'cli-progress';
+
 import type { RunManifest } from '../activities/runs/types';
 import { statusQuery } from '../workflows';
 

@@ -1,7 +1,9 @@
 /** Reads a run config file (JSON or YAML) and validates it before anything is started or written. */
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
+
 import { parse as parseYaml } from 'yaml';
+
 import { ConfigError, parsePipelineConfig, type PipelineConfig } from './pipeline-config';
 
 export async function loadPipelineConfig(path: string): Promise<PipelineConfig> {

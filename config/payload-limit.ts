@@ -4,6 +4,7 @@
  */
 import type { Payload, PayloadCodec } from '@temporalio/common';
 import { ApplicationFailure } from '@temporalio/common';
+
 import { MAX_PAYLOAD_BYTES } from './constants';
 
 export class PayloadSizeLimitCodec implements PayloadCodec {

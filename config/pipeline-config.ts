@@ -3,11 +3,12 @@
  * Each stage's schema comes from its definition in the stage registry (activities/registry.ts).
  */
 import { z } from 'zod';
+
 import { STAGE_CONFIG_SCHEMAS, STAGE_NAMES } from '../activities/registry';
 import { ConfigError, formatZodIssues } from './problems';
 import { hasParentSegment } from './schema-parts';
 
-export { ConfigError, ProblemsError, formatPath, formatZodIssues } from './problems';
+export { ConfigError, formatPath, formatZodIssues,ProblemsError } from './problems';
 export { blobPrefixUri } from './schema-parts';
 
 export const stageConfig = z.discriminatedUnion('stage', STAGE_CONFIG_SCHEMAS, {

@@ -1,6 +1,8 @@
 /** Settings of the worker and the CLI, read from the environment and validated like every other input. */
 import { resolve } from 'node:path';
+
 import { z } from 'zod';
+
 import { PIPELINE_TASK_QUEUE } from './constants';
 import { ConfigError, formatZodIssues } from './problems';
 

@@ -6,13 +6,15 @@
  */
 import { cpSync, existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
+
 import { NativeConnection } from '@temporalio/worker';
-import { createPipelineLogger } from '../activities/runs/run-log';
+
 import { resolveDataRoot } from '../activities/runs/data-root';
-import { loadPipelineConfig } from '../config/load-config';
-import { readSettings } from '../config/settings';
+import { createPipelineLogger } from '../activities/runs/run-log';
 import { connectClient, startPipelineRun } from '../client/pipeline-client';
 import { followRun, printManifest } from '../client/run-report';
+import { loadPipelineConfig } from '../config/load-config';
+import { readSettings } from '../config/settings';
 import { createPipelineWorker, installRuntimeLogger } from '../worker/create-worker';
 import { createActivityDeps } from '../worker/dependencies';
 import { ensureEmbeddedServer } from './lib/embedded-server';

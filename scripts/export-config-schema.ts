@@ -1,6 +1,7 @@
 /** `npm run schema`: writes the JSON Schemas of the run config and the synthetic data spec. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { JSON_SCHEMAS, jsonSchemaText } from './lib/json-schemas';
 import { PROJECT_ROOT } from './lib/tools';
 

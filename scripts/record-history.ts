@@ -3,16 +3,18 @@
  * histories (the run and its child workflows) to test/fixtures/histories/<workflow id>.json, where the
  * replay test checks that today's workflow code still replays them. Record a new file (keep the old ones) when a workflow change is made safe with patched().
  */
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { cpSync,mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection } from '@temporalio/worker';
-import { createPipelineLogger } from '../activities/runs/run-log';
+
 import { planStages } from '../activities/registry';
+import { createPipelineLogger } from '../activities/runs/run-log';
+import { connectClient, startPipelineRun } from '../client/pipeline-client';
 import { loadPipelineConfig } from '../config/load-config';
 import { readSettings } from '../config/settings';
-import { connectClient, startPipelineRun } from '../client/pipeline-client';
 import { createPipelineWorker, installRuntimeLogger } from '../worker/create-worker';
 import { createActivityDeps } from '../worker/dependencies';
 import { stopAllProcesses } from './lib/processes';

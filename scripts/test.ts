@@ -1,5 +1,5 @@
 /**
- * `npm test`: installs the Go-built tools if missing, type-checks, starts one Temporal dev server and one
+ * `npm test`: installs the Go-built tools if missing, type-checks, lints, starts one Temporal dev server and one
  * fake-gcs-server for the whole run, runs every test file with node's test runner, and stops the servers
  * on every exit path. Extra arguments select test files.
  */
@@ -17,6 +17,10 @@ async function main(): Promise<number> {
   console.log('[test] type-checking (tsc)');
   const typecheck = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', PROJECT_ROOT], { stdio: 'inherit' });
   if (typecheck.status !== 0) return typecheck.status ?? 1;
+
+  console.log('[test] linting (eslint)');
+  const lint = spawnSync(process.execPath, [require.resolve('eslint/bin/eslint.js'), '--max-warnings=0', '.'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
+  if (lint.status !== 0) return lint.status ?? 1;
 
   const workDir = mkdtempSync(join(tmpdir(), 'pipeline-test-'));
   try {

@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, readFile, readdir, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { before, describe, it } from 'node:test';
+
 import { x as extractTar } from 'tar';
+
 import { createDataRootBackup } from '../activities/archive/backup-data-root';
 import { fingerprintDataRoot } from '../activities/archive/data-root-files';
-import { uploadFileOnce } from '../activities/storage/upload-once';
 import { AlreadyExistsError } from '../activities/errors';
 import { ensureDataRootLayout } from '../activities/runs/data-root';
 import { BlobStoreRouter } from '../activities/storage/blob-store';
 import { GcsBlobStore } from '../activities/storage/gcs-blob-store';
 import { digestFile } from '../activities/storage/hashing';
 import { LocalBlobStore } from '../activities/storage/local-blob-store';
+import { uploadFileOnce } from '../activities/storage/upload-once';
 import { createTestBucket, fakeGcsStorage, temporaryFolder } from './helpers/environment';
 
 async function filesUnder(root: string): Promise<Map<string, string>> {

@@ -3,13 +3,15 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+
 import { stringify as toYaml } from 'yaml';
+
 import { SEARCH_ATTRIBUTES } from '../config/constants';
 import { temporaryFolder, testServers } from './helpers/environment';
-import { createPipelineTestContext, testBlobStore, testLogger, type PipelineTestContext } from './helpers/pipeline-worker';
+import { createPipelineTestContext, type PipelineTestContext,testBlobStore, testLogger } from './helpers/pipeline-worker';
 
 const run = promisify(execFile);
 const CLI = join(__dirname, '..', 'client', 'cli.ts');

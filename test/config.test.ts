@@ -2,13 +2,14 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { loadPipelineConfig } from '../config/load-config';
-import { JSON_SCHEMAS, jsonSchemaText } from '../scripts/lib/json-schemas';
-import { ConfigError, parsePipelineConfig } from '../config/pipeline-config';
-import { planStages } from '../activities/registry';
-import { readSettings } from '../config/settings';
-import { resolveDataRoot } from '../activities/runs/data-root';
+
 import { BadInputError } from '../activities/errors';
+import { planStages } from '../activities/registry';
+import { resolveDataRoot } from '../activities/runs/data-root';
+import { loadPipelineConfig } from '../config/load-config';
+import { ConfigError, parsePipelineConfig } from '../config/pipeline-config';
+import { readSettings } from '../config/settings';
+import { JSON_SCHEMAS, jsonSchemaText } from '../scripts/lib/json-schemas';
 import { temporaryFolder } from './helpers/environment';
 
 const valid = {

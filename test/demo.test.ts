@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
+
 import { findTool, TOOLS } from '../scripts/lib/tools';
 import { temporaryFolder, testServers } from './helpers/environment';
 

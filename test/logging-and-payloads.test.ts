@@ -3,7 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+
 import { defaultPayloadConverter } from '@temporalio/common';
+
 import { createPipelineLogger, openRunLogger } from '../activities/runs/run-log';
 import { MAX_PAYLOAD_BYTES } from '../config/constants';
 import { PayloadSizeLimitCodec } from '../config/payload-limit';

@@ -3,19 +3,21 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+
 import { WorkflowFailedError } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { Worker } from '@temporalio/worker';
+
 import type { ActivityDeps } from '../activities';
-import type { BlobStore } from '../activities/storage/blob-store';
 import type { RunManifest } from '../activities/runs/types';
+import type { BlobStore } from '../activities/storage/blob-store';
+import { resumePipelineRun, startPipelineRun } from '../client/pipeline-client';
 import { SEARCH_ATTRIBUTES } from '../config/constants';
 import { parsePipelineConfig, type PipelineConfig } from '../config/pipeline-config';
 import { WORKFLOWS_PATH } from '../worker/create-worker';
-import { resumePipelineRun, startPipelineRun } from '../client/pipeline-client';
 import { pipelineRun, statusQuery } from '../workflows';
 import { createTestBucket, fakeGcsStorage, temporaryFolder } from './helpers/environment';
-import { createPipelineTestContext, testBlobStore, testLogger, type PipelineTestContext } from './helpers/pipeline-worker';
+import { createPipelineTestContext, type PipelineTestContext,testBlobStore, testLogger } from './helpers/pipeline-worker';
 
 const FAST_RETRY = { initialInterval: '100ms', backoffCoefficient: 1 } as const;
 

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { analyseDataset } from '../activities/qa/dataset-qa';
+
+import { renderSvg, svgToPdf, svgToPng } from '../activities/charts/render';
+import { BadInputError } from '../activities/errors';
 import { summariseMessages, weekStart } from '../activities/graphs/analysis';
 import { analysisGraphsImplementation } from '../activities/graphs/analysis-graphs';
-import { BadInputError } from '../activities/errors';
-import { renderSvg, svgToPdf, svgToPng } from '../activities/charts/render';
+import { analyseDataset } from '../activities/qa/dataset-qa';
 import { writeTableFile } from '../activities/synth/generate';
 import { parseSynthSpec } from '../activities/synth/spec';
 import { temporaryFolder } from './helpers/environment';

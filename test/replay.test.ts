@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
+
 import { WORKFLOWS_PATH } from '../worker/create-worker';
 
 const FIXTURES = join(__dirname, 'fixtures', 'histories');

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+
 import { AlreadyExistsError, BadInputError } from '../activities/errors';
 import { writeFileAtomic } from '../activities/storage/atomic-write';
 import { GcsBlobStore } from '../activities/storage/gcs-blob-store';

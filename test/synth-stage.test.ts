@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
 import { WorkflowFailedError } from '@temporalio/client';
-import { createActivities, type ActivityDeps } from '../activities';
+
+import { type ActivityDeps,createActivities } from '../activities';
 import type { RunManifest } from '../activities/runs/types';
-import { parsePipelineConfig } from '../config/pipeline-config';
 import { startPipelineRun } from '../client/pipeline-client';
+import { parsePipelineConfig } from '../config/pipeline-config';
 import { statusQuery } from '../workflows';
 import { createTestBucket, fakeGcsStorage, temporaryFolder } from './helpers/environment';
-import { createPipelineTestContext, testBlobStore, testLogger, type PipelineTestContext } from './helpers/pipeline-worker';
+import { createPipelineTestContext, type PipelineTestContext,testBlobStore, testLogger } from './helpers/pipeline-worker';
 
 const SPEC = `
 name: schools

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+
 import { temporaryFolder, testServers } from './helpers/environment';
 
 describe('worker process', () => {

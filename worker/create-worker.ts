@@ -1,7 +1,8 @@
 /** Wires a Temporal worker: connection, workflow code, activities with their dependencies, logging. */
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type WorkflowBundle } from '@temporalio/worker';
+import { DefaultLogger, type LogLevel, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Logger } from 'pino';
-import { createActivities, type ActivityDeps } from '../activities';
+
+import { type ActivityDeps,createActivities } from '../activities';
 import { pipelineDataConverter } from '../config/payload-limit';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');

@@ -1,6 +1,7 @@
 /** Builds the activities' dependencies from worker settings: the one place that picks real backends. */
 import { Storage } from '@google-cloud/storage';
 import type { Logger } from 'pino';
+
 import type { ActivityDeps } from '../activities';
 import { BlobStoreRouter } from '../activities/storage/blob-store';
 import { GcsBlobStore } from '../activities/storage/gcs-blob-store';

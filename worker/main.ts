@@ -1,5 +1,6 @@
 /** The worker process: `npm run worker`. Stops gracefully on SIGINT/SIGTERM. */
 import { NativeConnection } from '@temporalio/worker';
+
 import { createPipelineLogger } from '../activities/runs/run-log';
 import { readSettings } from '../config/settings';
 import { createPipelineWorker, installRuntimeLogger } from './create-worker';

@@ -6,6 +6,7 @@
  * search attributes current and saves the record to manifests/ after every stage, so a later run can
  * resume from any stage.
  */
+import { RetryState } from '@temporalio/common';
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -19,11 +20,11 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import { RetryState } from '@temporalio/common';
+
 import type { BookkeepingActivities, FailureDetails } from '../activities';
 import type { StageName } from '../activities/registry';
 import type { RunManifest, StageOutputs, StagePlan, StageRecord, StageRequest, StageResult } from '../activities/runs/types';
-import { SEARCH_ATTRIBUTES, type RunStatusName } from '../config/constants';
+import { type RunStatusName,SEARCH_ATTRIBUTES } from '../config/constants';
 import type { PipelineConfig } from '../config/pipeline-config';
 import { preRegistryPlan, STAGE_REGISTRY_PATCH } from './pre-registry';
 

@@ -7,13 +7,15 @@ import { readdir } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
+
 import { create as createTar } from 'tar';
-import { streamToFileAtomic, writeFileAtomic } from '../storage/atomic-write';
+
 import { backupArchivePath } from '../runs/data-root';
 import type { StageConfigFor } from '../runs/stage-definition';
 import type { StageContext, StageImplementation } from '../runs/stage-runner';
-import type { backupDataRootStage } from './backup-data-root.stage';
 import type { StageOutputs } from '../runs/types';
+import { streamToFileAtomic, writeFileAtomic } from '../storage/atomic-write';
+import type { backupDataRootStage } from './backup-data-root.stage';
 import { fingerprintDataRoot, isJunkFile, NOT_BACKED_UP } from './data-root-files';
 
 export interface BackupArchive {

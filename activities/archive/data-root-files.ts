@@ -1,9 +1,10 @@
 /** Which files of a data root are data, and a cheap fingerprint of them. */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+
+import { DATA_ROOT_LAYERS } from '../runs/data-root';
 import { TEMP_FILE_PATTERN } from '../storage/atomic-write';
 import { sha256Hex } from '../storage/hashing';
-import { DATA_ROOT_LAYERS } from '../runs/data-root';
 
 /** Files operating systems leave behind that are never data. */
 const OS_JUNK_NAMES = new Set(['.DS_Store', 'Thumbs.db', 'ehthumbs.db', 'desktop.ini', '.Spotlight-V100', '.Trashes', '.fseventsd', '.directory']);

@@ -5,12 +5,13 @@
  */
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { objectUri } from '../storage/blob-store';
-import { uploadFileOnce, type FileToUpload } from '../storage/upload-once';
+
 import { runLogPath } from '../runs/data-root';
 import type { StageImplementation } from '../runs/stage-runner';
-import type { uploadLogsStage } from './upload-logs.stage';
 import type { StageOutputs } from '../runs/types';
+import { objectUri } from '../storage/blob-store';
+import { type FileToUpload,uploadFileOnce } from '../storage/upload-once';
+import type { uploadLogsStage } from './upload-logs.stage';
 
 export const uploadLogsImplementation: StageImplementation<typeof uploadLogsStage> = {
   version: 1,

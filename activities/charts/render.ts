@@ -4,6 +4,7 @@
  * output does not depend on the machine's fonts.
  */
 import { dirname, join } from 'node:path';
+
 import type { TopLevelSpec } from 'vega-lite';
 
 const FONT_FOLDER = join(dirname(require.resolve('dejavu-fonts-ttf/package.json')), 'ttf');

@@ -1,5 +1,6 @@
 /** analysis-graphs, as the workflow and the config see it. Workflow-safe. */
 import { z } from 'zod';
+
 import { fileInDataRoot } from '../../config/schema-parts';
 import { defineStage, retryUpTo } from '../runs/stage-definition';
 

@@ -2,17 +2,19 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
 import type { TopLevelSpec } from 'vega-lite';
+
+import { renderSvg, svgToPdf, svgToPng } from '../charts/render';
 import { BadInputError } from '../errors';
 import { DATA_ROOT_LAYERS } from '../runs/data-root';
 import type { StageConfigFor } from '../runs/stage-definition';
 import type { StageContext, StageImplementation } from '../runs/stage-runner';
-import type { analysisGraphsStage } from './analysis-graphs.stage';
 import type { StageOutputs } from '../runs/types';
 import { writeFileAtomic } from '../storage/atomic-write';
 import { digestFile } from '../storage/hashing';
 import { csvOf, summariseMessages } from './analysis';
-import { renderSvg, svgToPdf, svgToPng } from '../charts/render';
+import type { analysisGraphsStage } from './analysis-graphs.stage';
 
 type GraphsConfig = StageConfigFor<typeof analysisGraphsStage>;
 

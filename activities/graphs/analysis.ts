@@ -3,8 +3,8 @@
  * week, month or radio episode) and the distribution of codes per code scheme, each as a chart (SVG,
  * PNG, PDF) with its CSV table beside it.
  */
-import { csvLine } from '../storage/csv-cells';
 import { BadInputError } from '../errors';
+import { csvLine } from '../storage/csv-cells';
 import { readCsvRecords } from '../storage/csv-reader';
 
 export type PeriodKind = 'day' | 'week' | 'month' | { episodeColumn: string };

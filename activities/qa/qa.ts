@@ -3,15 +3,17 @@
  * of a generate-synthetic stage) against their spec. Writes qa/<run id>/<dataset>/ JSON files and
  * plots, and qa/<run id>/report.html.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
 import { BadInputError } from '../errors';
 import { DATA_ROOT_LAYERS } from '../runs/data-root';
 import type { StageConfigFor } from '../runs/stage-definition';
 import type { StageContext, StageImplementation } from '../runs/stage-runner';
 import type { StageOutputs } from '../runs/types';
 import { writeFileAtomic } from '../storage/atomic-write';
+import type { SeriesDatasetEntry } from '../synth/generate-series';
 import { loadSynthSpec } from '../synth/load-spec';
 import { SpecError, type TableSpec } from '../synth/spec';
 import { analyseDataset } from './dataset-qa';
@@ -26,27 +28,23 @@ interface Dataset {
   delimiter: ',' | '\t';
 }
 
-/** The datasets the stage before produced. */
+/** The datasets the stage before produced, from the references it gave: a series' dataset index, or a table. */
 async function datasetsOf(context: StageContext<QaConfig>, table: TableSpec): Promise<Dataset[]> {
   const { upstream } = context.request;
-  const series = upstream['generate-series']?.series;
-  if (series) {
-    const folder = fileURLToPath(series.uri);
-    const periods = (await readdir(folder)).filter((name) => /^period-\d+$/.test(name)).sort((a, b) => Number(a.slice(7)) - Number(b.slice(7)));
-    const datasets: Dataset[] = [];
-    for (const period of periods) {
-      const files = (await readdir(join(folder, period))).filter((name) => /^dataset_\d+\.(csv|tsv)$/.test(name));
-      for (const file of files) datasets.push({ name: file.replace(/\.(csv|tsv)$/, ''), path: join(folder, period, file), delimiter: file.endsWith('.tsv') ? '\t' : ',' });
-    }
-    return datasets;
+  const seriesIndex = upstream['generate-series']?.datasets;
+  if (seriesIndex) {
+    const entries = JSON.parse(await readFile(fileURLToPath(seriesIndex.uri), 'utf8')) as SeriesDatasetEntry[];
+    return entries.map((entry) => datasetAt(entry.name, fileURLToPath(entry.uri)));
   }
   const generated = upstream['generate-synthetic']?.[table.name];
   if (generated) {
     const path = fileURLToPath(generated.uri);
-    return [{ name: basename(path).replace(/\.(csv|tsv)$/, ''), path, delimiter: path.endsWith('.tsv') ? '\t' : ',' }];
+    return [datasetAt(basename(path).replace(/\.(csv|tsv)$/, ''), path)];
   }
   throw new BadInputError(`qa needs a generate-series or generate-synthetic stage with table "${table.name}" before it`);
 }
+
+const datasetAt = (name: string, path: string): Dataset => ({ name, path, delimiter: path.endsWith('.tsv') ? '\t' : ',' });
 
 async function loadTable(dataRoot: string, stage: QaConfig): Promise<{ table: TableSpec; text: string }> {
   try {

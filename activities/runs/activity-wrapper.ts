@@ -8,6 +8,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Logger } from 'pino';
+
 import { ProblemsError } from '../../config/problems';
 import { AlreadyExistsError, BadInputError } from '../errors';
 import type { BlobStore } from '../storage/blob-store';

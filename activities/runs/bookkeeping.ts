@@ -2,10 +2,10 @@
  * The activities a run does for itself: validate its config and plan its stages (before anything is
  * written), create the data root's layers, and keep its manifest.
  */
+import { ConfigError, parsePipelineConfig } from '../../config/pipeline-config';
 import type { StageName } from '../registry';
 import { planStages } from '../registry';
-import { ConfigError, parsePipelineConfig } from '../../config/pipeline-config';
-import { asActivity, type ActivityDeps } from './activity-wrapper';
+import { type ActivityDeps,asActivity } from './activity-wrapper';
 import { ensureDataRootLayout, resolveDataRoot, runLogPath } from './data-root';
 import { readRunManifest, writeRunManifest } from './manifest';
 import { openRunLogger } from './run-log';

@@ -4,6 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve } from 'node:path';
+
 import { BadInputError } from '../errors';
 
 export const DATA_ROOT_LAYERS = {

@@ -1,5 +1,6 @@
 /** Run manifests: one JSON file per run in manifests/, replaced atomically as the run goes on. */
 import { readFile } from 'node:fs/promises';
+
 import { BadInputError } from '../errors';
 import { writeFileAtomic } from '../storage/atomic-write';
 import { runManifestPath } from './data-root';

@@ -1,6 +1,7 @@
 /** Each run writes its own JSON log file, logs/<run id>.log, besides the worker's own log stream. */
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+
 import pino, { type DestinationStream, type Level, type Logger } from 'pino';
 
 /** Keys whose values never reach a log: tokens, credentials, and participants' phone numbers. */

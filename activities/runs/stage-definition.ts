@@ -5,6 +5,7 @@
  * implementation sits beside it, and activities/registry.ts pairs them.
  */
 import { z } from 'zod';
+
 import { stagePolicyOverrides } from '../../config/schema-parts';
 import type { StageActivityOptions } from './types';
 

@@ -7,8 +7,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 /** A stage's name (the registry's names are checked where configs are parsed). */
 type StageName = string;
-import type { BlobStore } from '../storage/blob-store';
 import { writeFileAtomic } from '../storage/atomic-write';
+import type { BlobStore } from '../storage/blob-store';
 import { DATA_ROOT_LAYERS } from './data-root';
 import type { StageOutputs } from './types';
 

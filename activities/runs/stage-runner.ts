@@ -3,6 +3,7 @@
  * result unless asked to overwrite, otherwise do the work and record it for later runs.
  */
 import type { Logger } from 'pino';
+
 import type { BlobStore } from '../storage/blob-store';
 import { hashOfValue } from '../storage/hashing';
 import type { StageConfigFor, StageDefinition } from './stage-definition';

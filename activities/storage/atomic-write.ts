@@ -9,6 +9,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+
 import { AlreadyExistsError } from '../errors';
 
 /** Temporary files are named `.<name>.tmp-<random>`; backups and fingerprints skip them. */

@@ -1,7 +1,8 @@
 /** Cloud Storage through @google-cloud/storage; the tests point it at fake-gcs-server. */
 import type { Storage } from '@google-cloud/storage';
+
 import { AlreadyExistsError, BadInputError } from '../errors';
-import { parseGsUri, type BlobStore, type StoredObject } from './blob-store';
+import { type BlobStore, parseGsUri, type StoredObject } from './blob-store';
 import { digestFile } from './hashing';
 
 /** Above this size uploads are resumable, so a dropped connection does not restart a large archive. */

@@ -3,9 +3,10 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+
 import { BadInputError } from '../errors';
 import { streamToFileAtomic } from './atomic-write';
-import { parseGsUri, type BlobStore, type StoredObject } from './blob-store';
+import { type BlobStore, parseGsUri, type StoredObject } from './blob-store';
 import { digestFile } from './hashing';
 
 export class LocalBlobStore implements BlobStore {

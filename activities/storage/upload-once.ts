@@ -3,6 +3,7 @@
  * already there with the same content (a retry after a crash, or another attempt that won the race).
  */
 import { copyFile, rm } from 'node:fs/promises';
+
 import { AlreadyExistsError } from '../errors';
 import { temporaryPathFor } from './atomic-write';
 import type { BlobStore, StoredObject } from './blob-store';

@@ -1,5 +1,6 @@
 /** generate-series, as the workflow and the config see it: a child workflow, one activity per period. Workflow-safe. */
 import { z } from 'zod';
+
 import { fileInDataRoot } from '../../config/schema-parts';
 import { defineStage, retryUpTo } from '../runs/stage-definition';
 import { specFormatOption } from './generate-synthetic.stage';

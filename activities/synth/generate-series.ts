@@ -5,8 +5,9 @@
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+
 import { BadInputError } from '../errors';
-import { asActivity, type ActivityDeps } from '../runs/activity-wrapper';
+import { type ActivityDeps,asActivity } from '../runs/activity-wrapper';
 import { DATA_ROOT_LAYERS } from '../runs/data-root';
 import type { StageConfigFor } from '../runs/stage-definition';
 import type { StageOutputs, StageRequest } from '../runs/types';

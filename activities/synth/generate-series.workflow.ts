@@ -5,6 +5,7 @@
  * Workflow code: deterministic, no Node built-ins, activities imported as types only.
  */
 import { continueAsNew, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+
 import { stageActivityOptions } from '../runs/stage-definition';
 import type { StageActivityOptions, StageRequest, StageResult } from '../runs/types';
 import type { GenerateSeriesActivities, GenerateSeriesConfig } from './generate-series';

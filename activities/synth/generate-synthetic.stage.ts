@@ -1,5 +1,6 @@
 /** generate-synthetic, as the workflow and the config see it. Workflow-safe. */
 import { z } from 'zod';
+
 import { blobPrefixUri, fileInDataRoot } from '../../config/schema-parts';
 import { defineStage, retryUpTo } from '../runs/stage-definition';
 import { SPEC_FORMATS, TABLE_FORMATS } from './synth-options';

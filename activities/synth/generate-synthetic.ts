@@ -5,19 +5,20 @@
  */
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
+
 import { BadInputError } from '../errors';
-import { writeFileAtomic } from '../storage/atomic-write';
-import { objectUri } from '../storage/blob-store';
-import { sha256Hex } from '../storage/hashing';
 import { DATA_ROOT_LAYERS } from '../runs/data-root';
 import type { StageConfigFor } from '../runs/stage-definition';
 import type { StageImplementation } from '../runs/stage-runner';
 import type { StageOutputs } from '../runs/types';
+import { writeFileAtomic } from '../storage/atomic-write';
+import { objectUri } from '../storage/blob-store';
+import { sha256Hex } from '../storage/hashing';
 import { uploadFileOnce } from '../storage/upload-once';
 import { writeTableFile } from './generate';
+import type { generateSyntheticStage } from './generate-synthetic.stage';
 import { loadSynthSpec } from './load-spec';
 import { SpecError } from './spec';
-import type { generateSyntheticStage } from './generate-synthetic.stage';
 
 type GenerateConfig = StageConfigFor<typeof generateSyntheticStage>;
 

@@ -4,6 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+
 import type { ManagedProcess } from './processes';
 import { servesSearchAttributes, startTemporalDevServer } from './servers';
 

@@ -1,5 +1,6 @@
 /** The run config's JSON Schema, for editors (`# yaml-language-server: $schema=…`), generated from zod. */
 import { z } from 'zod';
+
 import { synthSpecSchema } from '../../activities/synth/spec';
 import { pipelineConfig } from '../../config/pipeline-config';
 

@@ -2,12 +2,13 @@
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type WorkflowBundle } from '@temporalio/worker';
 import pino from 'pino';
+
 import type { ActivityDeps } from '../../activities';
-import { BlobStoreRouter, type BlobStore } from '../../activities/storage/blob-store';
+import { type BlobStore,BlobStoreRouter } from '../../activities/storage/blob-store';
 import { GcsBlobStore } from '../../activities/storage/gcs-blob-store';
 import { LocalBlobStore } from '../../activities/storage/local-blob-store';
 import { pipelineDataConverter } from '../../config/payload-limit';
-import { createPipelineWorker, WORKFLOWS_PATH, type PipelineWorkerOptions } from '../../worker/create-worker';
+import { createPipelineWorker, type PipelineWorkerOptions,WORKFLOWS_PATH } from '../../worker/create-worker';
 import { fakeGcsStorage, testServers } from './environment';
 
 let runtimeInstalled = false;

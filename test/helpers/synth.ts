@@ -1,8 +1,9 @@
 /** Generating a whole table in memory and reading it back, for tests. */
 import { parse } from 'csv-parse/sync';
+
+import type { OutputFormat } from '../../activities/storage/csv-cells';
 import { generateTableText } from '../../activities/synth/generate';
 import type { SynthSpec } from '../../activities/synth/spec';
-import type { OutputFormat } from '../../activities/storage/csv-cells';
 
 export function tableText(spec: SynthSpec, table: string, format: OutputFormat = 'csv', range: { start?: number; end?: number; header?: boolean } = {}): string {
   return generateTableText(spec, table, { format, ...range });
