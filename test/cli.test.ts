@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { stringify as toYaml } from 'yaml';
 
 import { SEARCH_ATTRIBUTES } from '../config/constants';
+import { waitUntil } from '../scripts/lib/processes';
 import { temporaryFolder, testServers } from './helpers/environment';
 import { createPipelineTestContext, type PipelineTestContext,testBlobStore, testLogger } from './helpers/pipeline-worker';
 
@@ -84,11 +85,7 @@ describe('pipeline CLI', () => {
 
       // Visibility is eventually consistent: the lookup by run id may need a moment.
       let status: CliResult = { code: -1, stdout: '', stderr: '' };
-      for (let tries = 0; tries < 20 && status.code !== 0; tries++) {
-        status = await cli('status', runId, '--json');
-        if (status.code !== 0) await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-      assert.equal(status.code, 0, status.stderr);
+      await waitUntil(`run ${runId} visible to status`, async () => (status = await cli('status', runId, '--json')).code === 0, 15_000);
       const parsed = JSON.parse(status.stdout) as { manifest: { status: string; stages: Array<{ status: string }> } };
       assert.equal(parsed.manifest.status, 'succeeded');
 

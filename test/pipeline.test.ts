@@ -17,7 +17,7 @@ import { parsePipelineConfig, type PipelineConfig } from '../config/pipeline-con
 import { WORKFLOWS_PATH } from '../worker/create-worker';
 import { pipelineRun, statusQuery } from '../workflows';
 import { createTestBucket, fakeGcsStorage, temporaryFolder } from './helpers/environment';
-import { createPipelineTestContext, type PipelineTestContext,testBlobStore, testLogger } from './helpers/pipeline-worker';
+import { createPipelineTestContext, type FinishedRun, type PipelineTestContext, testBlobStore, testLogger } from './helpers/pipeline-worker';
 
 const FAST_RETRY = { initialInterval: '100ms', backoffCoefficient: 1 } as const;
 
@@ -52,26 +52,19 @@ describe('pipeline runs on the Temporal dev server', () => {
     });
   }
 
-  async function runToEnd(options: Parameters<typeof startPipelineRun>[1], runDeps = deps): Promise<{ runId: string; manifest: RunManifest; error?: unknown }> {
-    return context.withWorker(runDeps, async () => {
-      const started = await startPipelineRun(context.client, options);
-      assert.equal(started.kind, 'started');
-      if (started.kind !== 'started') throw new Error('not started');
-      try {
-        await started.handle.result();
-      } catch (error) {
-        return { runId: started.runId, manifest: await started.handle.query(statusQuery), error };
-      }
-      return { runId: started.runId, manifest: await started.handle.query(statusQuery) };
-    });
-  }
+  const runToEnd = (options: { config: PipelineConfig; overwrite?: boolean; resume?: { fromRunId: string; fromStage: 'backup-data-root' | 'upload-logs' } }, runDeps = deps) =>
+    context.runToEnd(runDeps, options);
 
-  let firstRun: { runId: string; manifest: RunManifest };
+  /** A run whose upload fails at once: its bucket does not exist (yet). */
+  async function failedUploadRun(name: string): Promise<{ run: FinishedRun; missingBucket: string }> {
+    await seedDataRoot(name);
+    const missingBucket = `missing-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+    return { run: await runToEnd({ config: config(name, missingBucket) }), missingBucket };
+  }
 
   it('runs every stage end to end, visible through status, search attributes, summaries and the manifest', async () => {
     await seedDataRoot('e2e');
-    firstRun = await runToEnd({ config: config('e2e'), taskQueue: context.taskQueue });
-    const { runId, manifest } = firstRun;
+    const { runId, manifest } = await runToEnd({ config: config('e2e') });
     assert.equal(manifest.status, 'succeeded');
     assert.deepEqual(manifest.stages.map((stage) => [stage.name, stage.status, stage.attempts]), [
       ['backup-data-root', 'succeeded', 1],
@@ -111,20 +104,25 @@ describe('pipeline runs on the Temporal dev server', () => {
   });
 
   it('skips every completed stage on a second identical run, reusing the earlier outputs', async () => {
-    const second = await runToEnd({ config: config('e2e'), taskQueue: context.taskQueue });
+    await seedDataRoot('e2e-again');
+    const firstRun = await runToEnd({ config: config('e2e-again') });
+    const second = await runToEnd({ config: config('e2e-again') });
     assert.equal(second.manifest.status, 'succeeded');
     for (const [index, stage] of second.manifest.stages.entries()) {
       assert.equal(stage.status, 'skipped', stage.name);
       assert.match(stage.note ?? '', new RegExp(`run ${firstRun.runId.replace('.', '\\.')}`));
       assert.deepEqual(stage.outputs, firstRun.manifest.stages[index]!.outputs);
     }
-    assert.deepEqual(await readdir(join(dataHome, 'e2e', 'backups')).then((names) => names.length), 2); // one archive + its .sha256
+    assert.deepEqual(await readdir(join(dataHome, 'e2e-again', 'backups')).then((names) => names.length), 2); // one archive + its .sha256
   });
 
   it('redoes completed stages with overwrite', async () => {
-    const third = await runToEnd({ config: config('e2e'), taskQueue: context.taskQueue, overwrite: true });
+    await seedDataRoot('overwritten');
+    const first = await runToEnd({ config: config('overwritten') });
+    const third = await runToEnd({ config: config('overwritten'), overwrite: true });
     assert.deepEqual(third.manifest.stages.map((stage) => stage.status), ['succeeded', 'succeeded']);
-    assert.ok(existsSync(join(dataHome, 'e2e', 'backups', `data-${third.runId}.tar.gz`)));
+    assert.ok(existsSync(join(dataHome, 'overwritten', 'backups', `data-${first.runId}.tar.gz`)));
+    assert.ok(existsSync(join(dataHome, 'overwritten', 'backups', `data-${third.runId}.tar.gz`)));
   });
 
   it('retries a stage that fails twice, records its attempts, and the retry creates no duplicate', async () => {
@@ -140,7 +138,7 @@ describe('pipeline runs on the Temporal dev server', () => {
         return deps.blobStore.putFile(path, uri, options);
       },
     };
-    const { manifest } = await runToEnd({ config: config('flaky'), taskQueue: context.taskQueue }, { ...deps, blobStore: flaky });
+    const { manifest } = await runToEnd({ config: config('flaky')}, { ...deps, blobStore: flaky });
     assert.equal(manifest.status, 'succeeded');
     assert.deepEqual(manifest.stages.map((stage) => [stage.name, stage.status, stage.attempts]), [
       ['backup-data-root', 'succeeded', 1],
@@ -150,13 +148,8 @@ describe('pipeline runs on the Temporal dev server', () => {
     assert.equal(objects.length, 3);
   });
 
-  let failedRun: { runId: string; manifest: RunManifest; error?: unknown };
-  let missingBucket: string;
-
   it('stops at once on a non-retryable failure (a bucket that does not exist)', async () => {
-    await seedDataRoot('nobucket');
-    missingBucket = `missing-${Date.now().toString(36)}`;
-    failedRun = await runToEnd({ config: config('nobucket', missingBucket), taskQueue: context.taskQueue });
+    const { run: failedRun, missingBucket } = await failedUploadRun('nobucket');
     assert.ok(failedRun.error instanceof WorkflowFailedError);
     const { manifest } = failedRun;
     assert.equal(manifest.status, 'failed');
@@ -171,6 +164,7 @@ describe('pipeline runs on the Temporal dev server', () => {
   });
 
   it('resumes from the failed stage: earlier outputs are reused, only that stage and later ones run', async () => {
+    const { run: failedRun, missingBucket } = await failedUploadRun('resume-later');
     await storage.createBucket(missingBucket);
     const resumed = await context.withWorker(deps, async () => {
       const result = await resumePipelineRun(context.client, { fromRunId: failedRun.runId, fromStage: 'upload-logs', taskQueue: context.taskQueue });
@@ -183,12 +177,13 @@ describe('pipeline runs on the Temporal dev server', () => {
     assert.equal(resumed.stages[0]!.note, `reused the outputs of run ${failedRun.runId}`);
     assert.deepEqual(resumed.stages[0]!.outputs, failedRun.manifest.stages[0]!.outputs);
     // The backup was not made again: only the failed run's archive exists.
-    assert.deepEqual((await readdir(join(dataHome, 'nobucket', 'backups'))).sort(), [`data-${failedRun.runId}.tar.gz`, `data-${failedRun.runId}.tar.gz.sha256`]);
+    assert.deepEqual((await readdir(join(dataHome, 'resume-later', 'backups'))).sort(), [`data-${failedRun.runId}.tar.gz`, `data-${failedRun.runId}.tar.gz.sha256`]);
     const [objects] = await storage.bucket(missingBucket).getFiles();
-    assert.deepEqual(objects.map((file) => file.name).sort(), [`nobucket/${resumed.runId}.log`, `nobucket/data-${failedRun.runId}.tar.gz`, `nobucket/data-${failedRun.runId}.tar.gz.sha256`].sort());
+    assert.deepEqual(objects.map((file) => file.name).sort(), [`resume-later/${resumed.runId}.log`, `resume-later/data-${failedRun.runId}.tar.gz`, `resume-later/data-${failedRun.runId}.tar.gz.sha256`].sort());
   });
 
   it('answers resume requests that cannot work with a result, not an exception', async () => {
+    const { run: failedRun } = await failedUploadRun('resume-refused');
     assert.deepEqual(
       await resumePipelineRun(context.client, { fromRunId: failedRun.runId, fromStage: 'coda-add', taskQueue: context.taskQueue }),
       { kind: 'unknown-stage', stages: ['backup-data-root', 'upload-logs'] },
@@ -198,11 +193,10 @@ describe('pipeline runs on the Temporal dev server', () => {
 
   it('refuses a resume past a stage that did not complete in the earlier run', async () => {
     const failedConfig = parsePipelineConfig({ ...config('nobucket', 'never-created-bucket'), stages: [...config('nobucket').stages.slice(1).map((s) => ({ ...s, destination: 'gs://never-created-bucket/x/' }))] });
-    const failedUploadOnly = await runToEnd({ config: failedConfig, taskQueue: context.taskQueue });
+    const failedUploadOnly = await runToEnd({ config: failedConfig });
     assert.equal(failedUploadOnly.manifest.status, 'failed');
     const twoStages = await runToEnd({
       config: config('nobucket'),
-      taskQueue: context.taskQueue,
       resume: { fromRunId: failedUploadOnly.runId, fromStage: 'upload-logs' },
     });
     assert.ok(twoStages.error instanceof WorkflowFailedError);
@@ -221,7 +215,10 @@ describe('pipeline runs on the Temporal dev server', () => {
   });
 
   it('replays the history of a real run without nondeterminism', async () => {
-    const history = await context.client.workflow.getHandle(firstRun.manifest.workflowId).fetchHistory();
+    await seedDataRoot('replayed');
+    const { manifest } = await runToEnd({ config: config('replayed') });
+    assert.equal(manifest.status, 'succeeded');
+    const history = await context.client.workflow.getHandle(manifest.workflowId).fetchHistory();
     await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, history);
   });
 });

@@ -55,12 +55,7 @@ describe('generate-synthetic stage in a pipeline run', () => {
       dataRoot: 'synth-demo',
       stages: [{ stage: 'generate-synthetic', spec, datestampLine: true, destination: `gs://${bucket}/synth/`, ...extra }, { stage: 'backup-data-root' }],
     });
-    return context.withWorker(deps, async () => {
-      const started = await startPipelineRun(context.client, { config, taskQueue: context.taskQueue });
-      if (started.kind !== 'started') throw new Error('not started');
-      const error = await started.handle.result().then(() => undefined, (err: unknown) => err);
-      return { manifest: await started.handle.query(statusQuery), ...(error ? { error } : {}) };
-    });
+    return context.runToEnd(deps, { config });
   }
 
   it('writes every table and the effective spec under synth/<spec>/<run id>/, uploads them, and skips a second identical run', async () => {
@@ -115,13 +110,7 @@ describe('generate-synthetic stage in a pipeline run', () => {
         return realActivities.generateSeriesPeriod(input);
       },
     };
-    const run = async () =>
-      context.withWorker(deps, async () => {
-        const started = await startPipelineRun(context.client, { config, taskQueue: context.taskQueue });
-        if (started.kind !== 'started') throw new Error('not started');
-        await started.handle.result();
-        return started.handle.query(statusQuery);
-      }, overrides);
+    const run = async () => (await context.runToEnd(deps, { config }, overrides)).manifest;
     const first = await run();
     assert.equal(first.status, 'succeeded');
     assert.deepEqual(calls, [1, 2, 2, 3], 'only the failed period ran again');
@@ -145,11 +134,7 @@ describe('generate-synthetic stage in a pipeline run', () => {
       dataRoot: 'synth-demo',
       stages: [{ stage: 'generate-series', spec: 'raw/specs/tiny.yaml', series: 'long', periodUnit: 'days', periods: 101, newFraction: 0.5, staticColumns: ['group'] }],
     });
-    const manifest = await context.withWorker(deps, async () => {
-      const started = await startPipelineRun(context.client, { config, taskQueue: context.taskQueue });
-      if (started.kind !== 'started') throw new Error('not started');
-      return started.handle.result();
-    });
+    const { manifest } = await context.runToEnd(deps, { config });
     assert.equal(manifest.status, 'succeeded');
     assert.equal(manifest.stages[0]!.note, '101 periods: 101 generated, 0 already there');
     const child = context.client.workflow.getHandle(`${manifest.workflowId}-generate-series`);

@@ -4,11 +4,14 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Work
 import pino from 'pino';
 
 import type { ActivityDeps } from '../../activities';
+import type { RunManifest } from '../../activities/runs/types';
 import { type BlobStore,BlobStoreRouter } from '../../activities/storage/blob-store';
 import { GcsBlobStore } from '../../activities/storage/gcs-blob-store';
 import { LocalBlobStore } from '../../activities/storage/local-blob-store';
+import { type StartOptions,startPipelineRun } from '../../client/pipeline-client';
 import { pipelineDataConverter } from '../../config/payload-limit';
 import { createPipelineWorker, type PipelineWorkerOptions,WORKFLOWS_PATH } from '../../worker/create-worker';
+import { statusQuery } from '../../workflows';
 import { fakeGcsStorage, testServers } from './environment';
 
 let runtimeInstalled = false;
@@ -18,7 +21,16 @@ export interface PipelineTestContext {
   taskQueue: string;
   /** Runs `body` while a worker with these dependencies (and activity overrides) serves the task queue. */
   withWorker<T>(deps: ActivityDeps, body: () => Promise<T>, activityOverrides?: PipelineWorkerOptions['activityOverrides']): Promise<T>;
+  /** Starts a run with a worker serving it, waits for its end, and returns its record (and its error if it failed). */
+  runToEnd(deps: ActivityDeps, options: Omit<StartOptions, 'taskQueue'>, activityOverrides?: PipelineWorkerOptions['activityOverrides']): Promise<FinishedRun>;
   close(): Promise<void>;
+}
+
+export interface FinishedRun {
+  runId: string;
+  workflowId: string;
+  manifest: RunManifest;
+  error?: unknown;
 }
 
 export function testLogger(): pino.Logger {
@@ -41,16 +53,33 @@ export async function createPipelineTestContext(label: string): Promise<Pipeline
   const connection = await Connection.connect({ address: testServers.temporalAddress });
   const client = new Client({ connection, dataConverter: pipelineDataConverter });
   const taskQueue = `test-${label}-${Date.now().toString(36)}`;
-  return {
+  const context: PipelineTestContext = {
     client,
     taskQueue,
     async withWorker(deps, body, activityOverrides) {
       const worker = await createPipelineWorker({ connection: nativeConnection, namespace: 'default', taskQueue, deps, workflowBundle, ...(activityOverrides ? { activityOverrides } : {}) });
       return worker.runUntil(body);
     },
+    async runToEnd(deps, options, activityOverrides) {
+      return context.withWorker(
+        deps,
+        async () => {
+          const started = await startPipelineRun(client, { ...options, taskQueue });
+          if (started.kind !== 'started') throw new Error(`run ${started.runId} was not started: ${started.kind}`);
+          const error = await started.handle.result().then(
+            () => undefined,
+            (err: unknown) => err,
+          );
+          const manifest = await started.handle.query(statusQuery);
+          return { runId: started.runId, workflowId: started.workflowId, manifest, ...(error ? { error } : {}) };
+        },
+        activityOverrides,
+      );
+    },
     async close() {
       await connection.close();
       await nativeConnection.close();
     },
   };
+  return context;
 }
