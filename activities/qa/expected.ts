@@ -3,6 +3,7 @@
  * (the moments of its distribution), a categorical column's proportions (with `nan` the missing share).
  * Columns that are not compared are listed with the reason.
  */
+import { conditionalMoments } from '../synth/conditional';
 import type { TableSpec } from '../synth/spec';
 import type { QaWarning } from './output';
 
@@ -30,7 +31,9 @@ export function comparedColumns(table: TableSpec): { compared: Compared[]; notCo
       case 'numeric': {
         let mean: number;
         let sd: number;
-        if (column.distribution === 'normal') {
+        if (column.weights || column.distribution === 'weighted') {
+          ({ mean, sd } = conditionalMoments(column, table));
+        } else if (column.distribution === 'normal') {
           mean = column.mean!;
           sd = column.sd!;
         } else if (column.kind === 'integer') {

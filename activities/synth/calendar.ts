@@ -42,6 +42,19 @@ export function dateCandidates(column: ColumnOf<'date'>): DateCandidates {
     const step = frequency === 'D' ? DAY : frequency === 'W' ? 7 * DAY : DAY / 24;
     return { count: Math.floor((to - from) / step) + 1, at: (index) => from + index * step };
   }
+  if (frequency === 'ME' || frequency === 'QE' || frequency === 'YE') {
+    // Month, quarter or year ends (the last day, at midnight) on or after `from`.
+    const months = frequency === 'ME' ? 1 : frequency === 'QE' ? 3 : 12;
+    const start = new Date(from);
+    let month = start.getUTCFullYear() * 12 + start.getUTCMonth();
+    const endOf = (absolute: number): number => Date.UTC(Math.floor(absolute / 12), (absolute % 12) + 1, 0);
+    if (endOf(month) < from) month += 1;
+    while ((month + 1) % months !== 0) month += 1;
+    const at = (index: number): number => endOf(month + index * months);
+    let count = 0;
+    while (at(count) <= to) count++;
+    return { count, at };
+  }
   // Month, quarter or year starts on or after `from`.
   const months = frequency === 'MS' ? 1 : frequency === 'QS' ? 3 : 12;
   const start = new Date(from);
@@ -56,4 +69,13 @@ export function dateCandidates(column: ColumnOf<'date'>): DateCandidates {
   let count = 0;
   while (at(count) <= to) count++;
   return { count, at };
+}
+
+/** The date of the `uniques`-th step of a frequency from `from` (exhibit's `from` + `uniques`), as YYYY-MM-DD[THH:MM:SS]. */
+export function lastOfSteps(from: string, frequency: NonNullable<ColumnOf<'date'>['frequency']>, uniques: number): string {
+  const far = new Date(parseDate(from)!);
+  far.setUTCFullYear(far.getUTCFullYear() + Math.ceil(uniques / (frequency === 'H' ? 8760 : frequency === 'D' ? 365 : frequency === 'W' ? 52 : frequency.startsWith('M') ? 12 : frequency.startsWith('Q') ? 4 : 1)) + 2);
+  const candidates = dateCandidates({ name: '', type: 'date', from, to: far.toISOString().slice(0, 19), frequency, datetime: frequency === 'H', missing: 0 });
+  const iso = new Date(candidates.at(Math.max(0, uniques - 1))).toISOString();
+  return frequency === 'H' ? iso.slice(0, 19) : iso.slice(0, 10);
 }

@@ -8,10 +8,11 @@ import { dateCandidates, formatDate, type DateCandidates } from './calendar';
 import { encode, isAscii, writeTextCell } from './cell-text';
 import * as base from './column-generator';
 import { BaseGenerator, type ColumnGenerator, type GeneratorContext, type PrimaryKey } from './column-generator';
+import { conditionalFactors, weightedRange, type SourceFactors } from './conditional';
 import { compileExpression, type Value } from './expression';
 import { IdText } from './id-text';
 import * as random from './random';
-import { groupSizeOf, type ColumnOf, type ColumnSpec } from './spec';
+import { constraintsOn, groupSizeOf, type ColumnOf, type ColumnSpec } from './spec';
 import { parseTextPattern } from './text-pattern';
 import { WeightedChoice } from './weighted-choice';
 
@@ -56,14 +57,22 @@ class CategoricalGenerator extends BaseGenerator {
 class NumericGenerator extends BaseGenerator {
   private readonly values: Float64Array;
   private readonly precision: number | undefined;
+  private readonly sources: SourceFactors[];
+  private readonly bounds: ReturnType<typeof constraintsOn>;
+  private readonly range: { low: number; high: number };
 
   constructor(private readonly column: ColumnOf<'numeric'>, context: GeneratorContext) {
     super(column.name, context);
     this.values = new Float64Array(context.blockSize);
     this.precision = column.kind === 'integer' ? 0 : column.precision;
+    this.sources = conditionalFactors(column, context.table);
+    this.bounds = constraintsOn(column.name, context.table.constraints);
+    this.range = column.distribution === 'weighted' ? weightedRange(column, context.table) : { low: 0, high: 0 };
+    this.dependsOn.push(...this.sources.map((source) => source.column), ...this.bounds.flatMap((bound) => (bound.column ? [bound.column] : [])));
   }
 
-  private draw(hash: number): number {
+  /** `factor`: the row's product of weights (weighted) or 1 + sum of mean shifts (normal). */
+  private draw(hash: number, factor: number): number {
     const { min, max, kind, distribution } = this.column;
     if (distribution === 'uniform') {
       if (kind === 'integer') {
@@ -72,8 +81,16 @@ class NumericGenerator extends BaseGenerator {
       }
       return min + unit(hash) * (max - min);
     }
+    if (distribution === 'weighted') {
+      const d = this.column.dispersion ?? 0;
+      const raw = d > 0 ? factor * (1 - d + 2 * d * unit(hash)) : factor;
+      const { low, high } = this.range;
+      let value = this.column.mean !== undefined ? this.column.mean * raw : high > low ? min + ((raw - low) / (high - low)) * (max - min) : min;
+      if (kind === 'integer') value = Math.round(value);
+      return Math.min(max, Math.max(min, value));
+    }
     // Normal, truncated to [min, max] by redrawing (bounded; the last resort is clamping).
-    const mean = this.column.mean!;
+    const mean = factor === 1 ? this.column.mean! : this.column.mean! * factor;
     const sd = this.column.sd!;
     for (let attempt = 0; attempt < 64; attempt++) {
       const a = attempt === 0 ? hash : nextHash(hash, 2 * attempt);
@@ -84,9 +101,41 @@ class NumericGenerator extends BaseGenerator {
     return Math.min(max, Math.max(min, kind === 'integer' ? Math.round(mean) : mean));
   }
 
-  compute(start: number, count: number): void {
+  private factorOf(row: number, sources: ReadonlyArray<Value[]>): number {
+    const normal = this.column.distribution === 'normal';
+    let factor = 1;
+    for (let s = 0; s < this.sources.length; s++) {
+      const value = sources[s]![row];
+      if (value === null || value === undefined) continue;
+      const f = this.sources[s]!.byValue.get(String(value));
+      if (f === undefined) continue;
+      if (normal) factor += f;
+      else factor *= f;
+    }
+    return factor;
+  }
+
+  /** Clamps a value to the table's constraints on this column (`los >= stays`: los becomes stays when below it). */
+  private constrain(value: number, row: number, others: ReadonlyArray<Value[] | undefined>): number {
+    const step = this.column.kind === 'integer' ? 1 : 0;
+    let result = value;
+    this.bounds.forEach((bound, b) => {
+      const limit = bound.value ?? (others[b]?.[row] as number | null | undefined);
+      if (typeof limit !== 'number') return;
+      if (bound.op === '>=' && result < limit) result = limit;
+      else if (bound.op === '>' && result <= limit) result = limit + step;
+      else if (bound.op === '<=' && result > limit) result = limit;
+      else if (bound.op === '<' && result >= limit) result = limit - step;
+    });
+    return result;
+  }
+
+  compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>): void {
     const { values, raw, column, precision } = this;
     const scale = precision === undefined ? 1 : 10 ** precision;
+    const conditional = this.sources.length > 0;
+    const sources = conditional ? this.sources.map((source) => columns.get(source.column)!.raw!) : [];
+    const others = this.bounds.map((bound) => (bound.column ? columns.get(bound.column)!.raw! : undefined));
     for (let i = 0; i < count; i++) {
       const hash = cellHash(this.key, start + i);
       if (isMissing(hash, column.missing)) {
@@ -94,7 +143,8 @@ class NumericGenerator extends BaseGenerator {
         if (raw) raw[i] = null;
         continue;
       }
-      const value = this.draw(hash);
+      let value = this.draw(hash, conditional ? this.factorOf(i, sources) : 1);
+      if (others.length > 0) value = this.constrain(value, i, others);
       values[i] = value;
       // Dependents see the value as written.
       if (raw) raw[i] = precision === undefined ? value : (value < 0 ? -Math.round(-value * scale) : Math.round(value * scale)) / scale;

@@ -53,7 +53,8 @@ export class IdText {
         return;
       case 'uuid': {
         out.text(format.prefix);
-        writeUuid(index, this.key, out);
+        if (format.hyphens === false) writeCompactUuid(index, this.key, out);
+        else writeUuid(index, this.key, out);
       }
     }
   }
@@ -62,7 +63,8 @@ export class IdText {
     if (this.safe) {
       if (this.format.kind === 'uuid') {
         if (this.prefix.length > 0) out.bytes(this.prefix);
-        writeUuid(index, this.key, out);
+        if (this.format.hyphens === false) writeCompactUuid(index, this.key, out);
+        else writeUuid(index, this.key, out);
       } else this.writeRaw(index, out);
     } else writeTextCell(this.text(index), out, this.delimiter);
   }
@@ -115,4 +117,22 @@ export function writeUuid(index: number, key: number, out: ByteWriter): void {
   byte = h3 & 255;
   buffer[p + 34] = hex[2 * byte]!; buffer[p + 35] = hex[2 * byte + 1]!;
   out.position = p + 36;
+}
+
+/** The same UUID as writeUuid, as 32 hex digits without hyphens (exhibit's form). */
+export function writeCompactUuid(index: number, key: number, out: ByteWriter): void {
+  const h1 = cellHash(key, index);
+  const h2 = nextHash(h1, 1);
+  const h3 = nextHash(h1, 2);
+  const bytes = [
+    index >>> 24, (index >>> 16) & 255, (index >>> 8) & 255, index & 255,
+    h1 >>> 24, (h1 >>> 16) & 255, 0x40 | ((h1 >>> 8) & 15), h1 & 255,
+    0x80 | ((h2 >>> 24) & 63), (h2 >>> 16) & 255, (h2 >>> 8) & 255, h2 & 255,
+    h3 >>> 24, (h3 >>> 16) & 255, (h3 >>> 8) & 255, h3 & 255,
+  ];
+  out.ensure(32);
+  for (const byte of bytes) {
+    out.buffer[out.position++] = HEX_CODES[2 * byte]!;
+    out.buffer[out.position++] = HEX_CODES[2 * byte + 1]!;
+  }
 }
