@@ -125,11 +125,12 @@ describe('exhibit importer', () => {
 
   it('names the key of anything outside the supported subset', () => {
     const document = parseYaml(EXHIBIT_SPEC) as { columns: Record<string, Record<string, unknown>>; constraints: Record<string, unknown> };
-    document.columns.age!.distribution_parameters = { target_min: 0, target_max: 1, dispersion: 0.1 };
+    document.columns.age!.distribution_parameters = { target_min: 0, target_max: 1, dispersion: 1.5 };
     document.columns.gender!.anonymising_set = 'mountains';
-    document.columns.record_id!.frequency_distribution = ['frequency | probability_vector', '1 | 0.5', '2 | 0.5'];
+    document.columns.record_id!.frequency_distribution = ['frequency | probability_vector', '0 | 0.5', '2 | 0.5'];
     document.columns.gender!.weights = {};
-    document.constraints.basic_constraints = ['age > 20'];
+    document.constraints.basic_constraints = ['age between 20'];
+    document.constraints.custom_constraints = { multi_dose: { partition: 'record_id' } };
     try {
       importExhibitSpec(document);
       assert.fail('accepted');
@@ -140,7 +141,8 @@ describe('exhibit importer', () => {
         'columns.gender.anonymising_set',
         'columns.gender.weights',
         'columns.record_id.frequency_distribution',
-        'constraints.basic_constraints',
+        'constraints.basic_constraints[0]',
+        'constraints.custom_constraints.multi_dose',
       ]);
     }
   });

@@ -1,44 +1,14 @@
 /**
  * The tests of the QA (seed 000's R code, in TypeScript): Pearson correlation, chi-square test of
  * independence (no continuity correction), one-way ANOVA, and Kolmogorov–Smirnov against U(0, 1).
- * Distribution functions come from stdlib; tests compare p-values with SciPy's to 1e-6.
+ * The chi-square tail is gamma.ts's (accurate at any df); t and F come from stdlib. Tests compare
+ * p-values with SciPy's (to 1e-6 on worked examples; the chi-square tail to 1e-9 relative).
  */
-import chisquareCdf from '@stdlib/stats-base-dists-chisquare-cdf';
 import fCdf from '@stdlib/stats-base-dists-f-cdf';
 import tCdf from '@stdlib/stats-base-dists-t-cdf';
+import { chiSquareSurvival } from './gamma';
 
 export type TestResult = { statistic: number; pValue: number; df: number | [number, number] } | { undefinedBecause: string };
-
-/** Sums for a Pearson correlation over pairs (x, y), shifted by the first pair for accuracy. */
-export class PearsonAccumulator {
-  n = 0;
-  private x0 = 0;
-  private y0 = 0;
-  private sx = 0;
-  private sy = 0;
-  private sxx = 0;
-  private syy = 0;
-  private sxy = 0;
-
-  add(x: number, y: number): void {
-    if (this.n === 0) {
-      this.x0 = x;
-      this.y0 = y;
-    }
-    const dx = x - this.x0;
-    const dy = y - this.y0;
-    this.n += 1;
-    this.sx += dx;
-    this.sy += dy;
-    this.sxx += dx * dx;
-    this.syy += dy * dy;
-    this.sxy += dx * dy;
-  }
-
-  result(): TestResult {
-    return pearsonFromSums(this.n, this.sx, this.sy, this.sxx, this.syy, this.sxy);
-  }
-}
 
 /** Pearson's r and its two-sided p-value (t distribution, n−2 df) from sums of (shifted) pairs. */
 export function pearsonFromSums(n: number, sx: number, sy: number, sxx: number, syy: number, sxy: number): TestResult {
@@ -52,12 +22,6 @@ export function pearsonFromSums(n: number, sx: number, sy: number, sxx: number, 
   if (Math.abs(r) === 1) return { statistic: r, pValue: 0, df };
   const t = r * Math.sqrt(df / (1 - r * r));
   return { statistic: r, pValue: Math.min(1, 2 * tCdf(-Math.abs(t), df)), df };
-}
-
-export function pearson(xs: number[], ys: number[]): TestResult {
-  const accumulator = new PearsonAccumulator();
-  xs.forEach((x, i) => accumulator.add(x, ys[i]!));
-  return accumulator.result();
 }
 
 /** Pearson's chi-square test of independence on a contingency table of counts. */
@@ -77,38 +41,20 @@ export function chiSquareIndependence(table: number[][]): TestResult {
     }),
   );
   const df = (rows.length - 1) * (columns.length - 1);
-  return { statistic, pValue: Math.max(0, 1 - chisquareCdf(statistic, df)), df };
+  return { statistic, pValue: chiSquareSurvival(statistic, df), df };
 }
 
-/** Per-group count, sum and sum of squares of a numeric column, for a one-way ANOVA. */
-export class AnovaAccumulator {
-  private readonly groups = new Map<string | number, { n: number; sum: number; sumSquares: number; shift: number }>();
-
-  add(group: string | number, value: number): void {
-    let entry = this.groups.get(group);
-    if (!entry) {
-      entry = { n: 0, sum: 0, sumSquares: 0, shift: value };
-      this.groups.set(group, entry);
-    }
-    const d = value - entry.shift;
-    entry.n += 1;
-    entry.sum += d;
-    entry.sumSquares += d * d;
-  }
-
-  result(): TestResult {
-    return anovaFromGroups([...this.groups.values()]);
-  }
-}
-
-/** One-way ANOVA from per-group count, sum and sum of squares of values less the group's shift. */
-export function anovaFromGroups(all: Array<{ n: number; sum: number; sumSquares: number; shift: number }>): TestResult {
+/**
+ * One-way ANOVA from per-group count, sum and sum of squares (of values less one shift common to all
+ * groups, which changes neither the between- nor the within-group sums of squares).
+ */
+export function anovaFromGroups(all: Array<{ n: number; sum: number; sumSquares: number }>): TestResult {
   const groups = all.filter((group) => group.n > 0);
   const k = groups.length;
   const n = groups.reduce((sum, group) => sum + group.n, 0);
   if (k < 2) return { undefinedBecause: 'the categorical column takes only one value where both are present' };
   if (n - k < 1) return { undefinedBecause: 'every group has a single row, so the within-group variance is undefined' };
-  const means = groups.map((group) => group.shift + group.sum / group.n);
+  const means = groups.map((group) => group.sum / group.n);
   const grandMean = groups.reduce((sum, group, i) => sum + group.n * means[i]!, 0) / n;
   const between = groups.reduce((sum, group, i) => sum + group.n * (means[i]! - grandMean) ** 2, 0);
   const within = groups.reduce((sum, group) => sum + (group.sumSquares - (group.sum * group.sum) / group.n), 0);
@@ -117,12 +63,6 @@ export function anovaFromGroups(all: Array<{ n: number; sum: number; sumSquares:
   const dfWithin = n - k;
   const statistic = between / dfBetween / (within / dfWithin);
   return { statistic, pValue: Math.max(0, 1 - fCdf(statistic, dfBetween, dfWithin)), df: [dfBetween, dfWithin] };
-}
-
-export function oneWayAnova(groups: number[][]): TestResult {
-  const accumulator = new AnovaAccumulator();
-  groups.forEach((values, g) => values.forEach((value) => accumulator.add(g, value)));
-  return accumulator.result();
 }
 
 /**

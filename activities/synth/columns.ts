@@ -1,99 +1,27 @@
 /**
- * Column generators. For each block of rows a generator first computes its values column by column
- * (typed arrays, and raw values when another column reads them), then writes its cells row by row as
- * bytes. A cell depends only on (seed, table, column, row), never on earlier rows.
+ * The column generators, one class per column type (see column-generator.ts for the contract). Calendar
+ * math is in calendar.ts, byte-level id encoding in id-text.ts, weighted sampling in weighted-choice.ts.
  */
 import { ByteWriter } from './byte-writer';
-import { alphabetIsSafe, escapeCell, type Delimiter } from '../storage/csv-cells';
+import { alphabetIsSafe, escapeCell } from '../storage/csv-cells';
+import { dateCandidates, formatDate, type DateCandidates } from './calendar';
+import { encode, isAscii, writeTextCell } from './cell-text';
+import * as base from './column-generator';
+import { BaseGenerator, type ColumnGenerator, type GeneratorContext, type PrimaryKey } from './column-generator';
+import { conditionalFactors, weightedRange, type SourceFactors } from './conditional';
 import { compileExpression, type Value } from './expression';
-import { alphabetIds, HEX_CODES } from './id-formats';
+import { IdText } from './id-text';
 import * as random from './random';
-import { groupSizeOf, idSpaceSize, parseDate, type ColumnOf, type ColumnSpec, type IdFormatSpec, type SynthSpec, type TableSpec } from './spec';
+import { constraintsOn, groupSizeOf, type ColumnOf, type ColumnSpec } from './spec';
 import { parseTextPattern } from './text-pattern';
+import { WeightedChoice } from './weighted-choice';
 
-export interface ColumnGenerator {
-  readonly name: string;
-  /** Names of same-row columns this one reads. */
-  readonly dependsOn: string[];
-  /** Raw values of the current block, kept only when another column reads them. */
-  raw?: Value[];
-  /** Computes the values of rows start … start+count-1 (the block). */
-  compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>): void;
-  /** Writes the CSV cell of the block's row `index`. */
-  write(index: number, out: ByteWriter): void;
-}
-
-/** A table's primary key as a function of the row: how foreign keys point at rows without a pool. */
-export interface PrimaryKey {
-  rows: number;
-  valueAt(row: number): string;
-  writeValueAt(row: number, out: ByteWriter): void;
-}
-
-export interface GeneratorContext {
-  spec: SynthSpec;
-  table: TableSpec;
-  delimiter: Delimiter;
-  blockSize: number;
-  primaryKeyOf(tableName: string): PrimaryKey;
-}
+export type { ColumnGenerator, GeneratorContext, PrimaryKey } from './column-generator';
 
 // tsx compiles imports to getter calls on the module object; the hot loops call these local bindings.
 const { below, cellHash, keyOf, mix32, nextHash, Permutation, standardNormal, unit } = random;
 type Permutation = random.Permutation;
-
-const encode = (text: string): Buffer => Buffer.from(text, 'utf8');
-const isAscii = (text: string): boolean => /^[\x00-\x7f]*$/.test(text);
-
-/** Missing cells: decided by their own draw so the value draws stay the same whatever `missing` is. */
-function isMissing(hash: number, missing: number): boolean {
-  return missing > 0 && unit(nextHash(hash, 1000)) < missing;
-}
-
-/** Writes a string cell, quoting it if needed. */
-function writeTextCell(text: string, out: ByteWriter, delimiter: Delimiter, knownSafe = false): void {
-  const cell = knownSafe ? text : escapeCell(text, delimiter);
-  if (isAscii(cell)) out.ascii(cell);
-  else out.text(cell);
-}
-
-abstract class BaseGenerator implements ColumnGenerator {
-  raw?: Value[];
-  readonly dependsOn: string[] = [];
-  protected readonly key: number;
-  protected start = 0;
-
-  constructor(
-    readonly name: string,
-    protected readonly context: GeneratorContext,
-    key?: number,
-  ) {
-    this.key = key ?? keyOf(context.spec.seed, context.table.name, name);
-  }
-
-  abstract compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>): void;
-  abstract write(index: number, out: ByteWriter): void;
-}
-
-/** Chooses among weighted options with one uniform draw. */
-class WeightedChoice {
-  readonly cumulative: Float64Array;
-
-  constructor(weights: number[]) {
-    const total = weights.reduce((sum, w) => sum + w, 0);
-    let running = 0;
-    this.cumulative = Float64Array.from(weights, (w) => (running += w / total));
-    this.cumulative[weights.length - 1] = 1;
-  }
-
-  pick(u: number): number {
-    const cumulative = this.cumulative;
-    const last = cumulative.length - 1;
-    let k = 0;
-    while (k < last && u >= cumulative[k]!) k++;
-    return k;
-  }
-}
+const { isMissing } = base;
 
 class CategoricalGenerator extends BaseGenerator {
   private readonly choice: WeightedChoice;
@@ -129,14 +57,22 @@ class CategoricalGenerator extends BaseGenerator {
 class NumericGenerator extends BaseGenerator {
   private readonly values: Float64Array;
   private readonly precision: number | undefined;
+  private readonly sources: SourceFactors[];
+  private readonly bounds: ReturnType<typeof constraintsOn>;
+  private readonly range: { low: number; high: number };
 
   constructor(private readonly column: ColumnOf<'numeric'>, context: GeneratorContext) {
     super(column.name, context);
     this.values = new Float64Array(context.blockSize);
     this.precision = column.kind === 'integer' ? 0 : column.precision;
+    this.sources = conditionalFactors(column, context.table);
+    this.bounds = constraintsOn(column.name, context.table.constraints);
+    this.range = column.distribution === 'weighted' ? weightedRange(column, context.table) : { low: 0, high: 0 };
+    this.dependsOn.push(...this.sources.map((source) => source.column), ...this.bounds.flatMap((bound) => (bound.column ? [bound.column] : [])));
   }
 
-  private draw(hash: number): number {
+  /** `factor`: the row's product of weights (weighted) or 1 + sum of mean shifts (normal). */
+  private draw(hash: number, factor: number): number {
     const { min, max, kind, distribution } = this.column;
     if (distribution === 'uniform') {
       if (kind === 'integer') {
@@ -145,8 +81,16 @@ class NumericGenerator extends BaseGenerator {
       }
       return min + unit(hash) * (max - min);
     }
+    if (distribution === 'weighted') {
+      const d = this.column.dispersion ?? 0;
+      const raw = d > 0 ? factor * (1 - d + 2 * d * unit(hash)) : factor;
+      const { low, high } = this.range;
+      let value = this.column.mean !== undefined ? this.column.mean * raw : high > low ? min + ((raw - low) / (high - low)) * (max - min) : min;
+      if (kind === 'integer') value = Math.round(value);
+      return Math.min(max, Math.max(min, value));
+    }
     // Normal, truncated to [min, max] by redrawing (bounded; the last resort is clamping).
-    const mean = this.column.mean!;
+    const mean = factor === 1 ? this.column.mean! : this.column.mean! * factor;
     const sd = this.column.sd!;
     for (let attempt = 0; attempt < 64; attempt++) {
       const a = attempt === 0 ? hash : nextHash(hash, 2 * attempt);
@@ -157,9 +101,41 @@ class NumericGenerator extends BaseGenerator {
     return Math.min(max, Math.max(min, kind === 'integer' ? Math.round(mean) : mean));
   }
 
-  compute(start: number, count: number): void {
+  private factorOf(row: number, sources: ReadonlyArray<Value[]>): number {
+    const normal = this.column.distribution === 'normal';
+    let factor = 1;
+    for (let s = 0; s < this.sources.length; s++) {
+      const value = sources[s]![row];
+      if (value === null || value === undefined) continue;
+      const f = this.sources[s]!.byValue.get(String(value));
+      if (f === undefined) continue;
+      if (normal) factor += f;
+      else factor *= f;
+    }
+    return factor;
+  }
+
+  /** Clamps a value to the table's constraints on this column (`los >= stays`: los becomes stays when below it). */
+  private constrain(value: number, row: number, others: ReadonlyArray<Value[] | undefined>): number {
+    const step = this.column.kind === 'integer' ? 1 : 0;
+    let result = value;
+    this.bounds.forEach((bound, b) => {
+      const limit = bound.value ?? (others[b]?.[row] as number | null | undefined);
+      if (typeof limit !== 'number') return;
+      if (bound.op === '>=' && result < limit) result = limit;
+      else if (bound.op === '>' && result <= limit) result = limit + step;
+      else if (bound.op === '<=' && result > limit) result = limit;
+      else if (bound.op === '<' && result >= limit) result = limit - step;
+    });
+    return result;
+  }
+
+  compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>): void {
     const { values, raw, column, precision } = this;
     const scale = precision === undefined ? 1 : 10 ** precision;
+    const conditional = this.sources.length > 0;
+    const sources = conditional ? this.sources.map((source) => columns.get(source.column)!.raw!) : [];
+    const others = this.bounds.map((bound) => (bound.column ? columns.get(bound.column)!.raw! : undefined));
     for (let i = 0; i < count; i++) {
       const hash = cellHash(this.key, start + i);
       if (isMissing(hash, column.missing)) {
@@ -167,7 +143,8 @@ class NumericGenerator extends BaseGenerator {
         if (raw) raw[i] = null;
         continue;
       }
-      const value = this.draw(hash);
+      let value = this.draw(hash, conditional ? this.factorOf(i, sources) : 1);
+      if (others.length > 0) value = this.constrain(value, i, others);
       values[i] = value;
       // Dependents see the value as written.
       if (raw) raw[i] = precision === undefined ? value : (value < 0 ? -Math.round(-value * scale) : Math.round(value * scale)) / scale;
@@ -182,62 +159,10 @@ class NumericGenerator extends BaseGenerator {
   }
 }
 
-const DAY = 86_400_000;
-
-function pad2(value: number): string {
-  return value < 10 ? `0${value}` : String(value);
-}
-
-/** strftime subset (%Y %m %d %H %M %S %%), or ISO 8601 without a format. */
-export function formatDate(time: number, format: string | undefined, datetime: boolean): string {
-  const date = new Date(time);
-  if (format === undefined) return datetime ? date.toISOString().slice(0, 19) : date.toISOString().slice(0, 10);
-  return format.replace(/%([YmdHMS%])/g, (_, code: string) => {
-    switch (code) {
-      case 'Y': return String(date.getUTCFullYear());
-      case 'm': return pad2(date.getUTCMonth() + 1);
-      case 'd': return pad2(date.getUTCDate());
-      case 'H': return pad2(date.getUTCHours());
-      case 'M': return pad2(date.getUTCMinutes());
-      case 'S': return pad2(date.getUTCSeconds());
-      default: return '%';
-    }
-  });
-}
-
-/** The instants a date column can take: every step of its frequency from `from` to `to`. */
-export function dateCandidates(column: ColumnOf<'date'>): { count: number; at(index: number): number } {
-  const from = parseDate(column.from)!;
-  const to = parseDate(column.to)!;
-  const frequency = column.frequency ?? (column.datetime ? undefined : 'D');
-  if (frequency === undefined) {
-    const seconds = Math.floor((to - from) / 1000) + 1;
-    return { count: seconds, at: (index) => from + index * 1000 };
-  }
-  if (frequency === 'D' || frequency === 'W' || frequency === 'H') {
-    const step = frequency === 'D' ? DAY : frequency === 'W' ? 7 * DAY : DAY / 24;
-    return { count: Math.floor((to - from) / step) + 1, at: (index) => from + index * step };
-  }
-  // Month, quarter or year starts on or after `from`.
-  const months = frequency === 'MS' ? 1 : frequency === 'QS' ? 3 : 12;
-  const start = new Date(from);
-  const startsExactly = start.getUTCDate() === 1 && start.getUTCHours() === 0 && start.getUTCMinutes() === 0 && start.getUTCSeconds() === 0;
-  const startMonth = start.getUTCFullYear() * 12 + start.getUTCMonth();
-  let month = startsExactly ? startMonth : startMonth + 1;
-  while (month % months !== 0) month += 1;
-  const at = (index: number): number => {
-    const absolute = month + index * months;
-    return Date.UTC(Math.floor(absolute / 12), absolute % 12, 1);
-  };
-  let count = 0;
-  while (at(count) <= to) count++;
-  return { count, at };
-}
-
 const DATE_CACHE_LIMIT = 200_000;
 
 class DateGenerator extends BaseGenerator {
-  private readonly candidates: ReturnType<typeof dateCandidates>;
+  private readonly candidates: DateCandidates;
   private readonly cached?: Buffer[];
   private readonly picked: Float64Array;
 
@@ -270,111 +195,6 @@ class DateGenerator extends BaseGenerator {
     if (this.cached) out.bytes(this.cached[picked]!);
     else writeTextCell(this.text(this.candidates.at(picked)), out, this.context.delimiter);
   }
-}
-
-/**
- * Ids as a bijection from an index in [0, size) to text, written straight as bytes. UUIDs: the first
- * 32 bits are the index (unique), the other random bits a hash of it; version 4, RFC 4122 variant.
- */
-class IdText {
-  readonly size: number;
-  private readonly prefix: Buffer;
-  private readonly safe: boolean;
-  private readonly lettersFormat?: ReturnType<typeof alphabetIds>;
-
-  constructor(
-    private readonly format: IdFormatSpec,
-    private readonly key: number,
-    private readonly delimiter: Delimiter,
-  ) {
-    this.size = idSpaceSize(format);
-    this.prefix = encode(format.kind === 'uuid' ? escapeCell(format.prefix, delimiter) : '');
-    this.safe = format.kind === 'letters' ? alphabetIsSafe(format.alphabet, delimiter) : format.kind === 'uuid' ? alphabetIsSafe(format.prefix, delimiter) : true;
-    if (format.kind === 'letters') this.lettersFormat = alphabetIds(format.alphabet, format.minLength, format.maxLength);
-  }
-
-  text(index: number): string {
-    const out = new ByteWriter(128);
-    this.writeRaw(index, out);
-    return out.buffer.toString('utf8', 0, out.position);
-  }
-
-  private writeRaw(index: number, out: ByteWriter): void {
-    const format = this.format;
-    switch (format.kind) {
-      case 'digits':
-        out.int(10 ** (format.minLength - 1) + index);
-        return;
-      case 'row-number':
-        out.int(format.start + index);
-        return;
-      case 'letters':
-        out.text(this.lettersFormat!.format(index));
-        return;
-      case 'uuid': {
-        out.text(format.prefix);
-        writeUuid(index, this.key, out);
-      }
-    }
-  }
-
-  write(index: number, out: ByteWriter): void {
-    if (this.safe) {
-      if (this.format.kind === 'uuid') {
-        if (this.prefix.length > 0) out.bytes(this.prefix);
-        writeUuid(index, this.key, out);
-      } else this.writeRaw(index, out);
-    } else writeTextCell(this.text(index), out, this.delimiter);
-  }
-}
-
-function writeUuid(index: number, key: number, out: ByteWriter): void {
-  const h1 = cellHash(key, index);
-  const h2 = nextHash(h1, 1);
-  const h3 = nextHash(h1, 2);
-  out.ensure(36);
-  const buffer = out.buffer;
-  const p = out.position;
-  const hex = HEX_CODES;
-  // Bytes of the 16-byte UUID, each as two hex digits, with dashes after bytes 4, 6, 8 and 10. Unrolled:
-  // a loop over the bytes made the whole benchmark table about 10 % slower (bench/synth-task serialize).
-  let byte = index >>> 24;
-  buffer[p] = hex[2 * byte]!; buffer[p + 1] = hex[2 * byte + 1]!;
-  byte = (index >>> 16) & 255;
-  buffer[p + 2] = hex[2 * byte]!; buffer[p + 3] = hex[2 * byte + 1]!;
-  byte = (index >>> 8) & 255;
-  buffer[p + 4] = hex[2 * byte]!; buffer[p + 5] = hex[2 * byte + 1]!;
-  byte = index & 255;
-  buffer[p + 6] = hex[2 * byte]!; buffer[p + 7] = hex[2 * byte + 1]!;
-  buffer[p + 8] = 45;
-  byte = h1 >>> 24;
-  buffer[p + 9] = hex[2 * byte]!; buffer[p + 10] = hex[2 * byte + 1]!;
-  byte = (h1 >>> 16) & 255;
-  buffer[p + 11] = hex[2 * byte]!; buffer[p + 12] = hex[2 * byte + 1]!;
-  buffer[p + 13] = 45;
-  byte = 0x40 | ((h1 >>> 8) & 15); // version 4
-  buffer[p + 14] = hex[2 * byte]!; buffer[p + 15] = hex[2 * byte + 1]!;
-  byte = h1 & 255;
-  buffer[p + 16] = hex[2 * byte]!; buffer[p + 17] = hex[2 * byte + 1]!;
-  buffer[p + 18] = 45;
-  byte = 0x80 | ((h2 >>> 24) & 63); // RFC 4122 variant
-  buffer[p + 19] = hex[2 * byte]!; buffer[p + 20] = hex[2 * byte + 1]!;
-  byte = (h2 >>> 16) & 255;
-  buffer[p + 21] = hex[2 * byte]!; buffer[p + 22] = hex[2 * byte + 1]!;
-  buffer[p + 23] = 45;
-  byte = (h2 >>> 8) & 255;
-  buffer[p + 24] = hex[2 * byte]!; buffer[p + 25] = hex[2 * byte + 1]!;
-  byte = h2 & 255;
-  buffer[p + 26] = hex[2 * byte]!; buffer[p + 27] = hex[2 * byte + 1]!;
-  byte = h3 >>> 24;
-  buffer[p + 28] = hex[2 * byte]!; buffer[p + 29] = hex[2 * byte + 1]!;
-  byte = (h3 >>> 16) & 255;
-  buffer[p + 30] = hex[2 * byte]!; buffer[p + 31] = hex[2 * byte + 1]!;
-  byte = (h3 >>> 8) & 255;
-  buffer[p + 32] = hex[2 * byte]!; buffer[p + 33] = hex[2 * byte + 1]!;
-  byte = h3 & 255;
-  buffer[p + 34] = hex[2 * byte]!; buffer[p + 35] = hex[2 * byte + 1]!;
-  out.position = p + 36;
 }
 
 export class IdGenerator extends BaseGenerator implements PrimaryKey {

@@ -64,7 +64,7 @@ export function createTableGenerators(spec: SynthSpec, tableName: string, format
     },
   };
   const columns = table.columns.map((column) => createColumnGenerator(column, context));
-  const read = new Set(table.columns.flatMap((column) => dependenciesOf(column)));
+  const read = new Set(table.columns.flatMap((column) => dependenciesOf(column, table)));
   for (const column of columns) if (read.has(column.name)) column.raw = new Array(BLOCK_ROWS).fill(null);
   return { table, columns, order: fillOrder(columns), delimiter: DELIMITERS[format] };
 }

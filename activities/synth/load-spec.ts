@@ -17,27 +17,38 @@ export function detectSpecFormat(document: unknown): Exclude<SpecFormat, 'auto'>
   return 'native';
 }
 
-export function specFromDocument(document: unknown, format: SpecFormat = 'auto'): SynthSpec {
+export interface LoadOptions {
+  /** exhibit's anonymisation database (SQLite), for exhibit specs whose values are held there. */
+  anonDb?: string;
+  /** Non-fatal notes from the importers (rescaled probabilities, clamped statistics, approximations). */
+  warnings?: string[];
+}
+
+export function specFromDocument(document: unknown, format: SpecFormat = 'auto', options: LoadOptions = {}): SynthSpec {
   const form = format === 'auto' ? detectSpecFormat(document) : format;
-  if (form === 'exhibit') return importExhibitSpec(document);
-  if (form === 'summary-statistics') return importSummaryStatistics(document);
+  if (form === 'exhibit') return importExhibitSpec(document, options);
+  if (form === 'summary-statistics') return importSummaryStatistics(document, options);
   return parseSynthSpec(document);
 }
 
+/** JSON or YAML; an exhibit spec is read as YAML 1.1, as exhibit (PyYAML) reads it (`5_000` is 5000). */
 export function parseSpecText(text: string, fileName: string): unknown {
   try {
-    return extname(fileName).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
+    if (extname(fileName).toLowerCase() === '.json') return JSON.parse(text);
+    const document: unknown = parseYaml(text);
+    return detectSpecFormat(document) === 'exhibit' ? parseYaml(text, { version: '1.1' }) : document;
   } catch (err) {
     throw new SpecError([`(file): ${fileName} cannot be parsed: ${(err as Error).message}`]);
   }
 }
 
-export async function loadSynthSpec(path: string, format: SpecFormat = 'auto'): Promise<{ spec: SynthSpec; text: string }> {
+export async function loadSynthSpec(path: string, format: SpecFormat = 'auto', options: LoadOptions = {}): Promise<{ spec: SynthSpec; text: string; warnings: string[] }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
     throw new SpecError([`(file): cannot read ${path}: ${(err as Error).message}`]);
   }
-  return { spec: specFromDocument(parseSpecText(text, path), format), text };
+  const warnings = options.warnings ?? [];
+  return { spec: specFromDocument(parseSpecText(text, path), format, { ...options, warnings }), text, warnings };
 }

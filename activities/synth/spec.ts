@@ -18,7 +18,11 @@ const missing = probability.default(0).describe('Fraction of rows left empty');
 const length = z.int().min(1).max(15);
 
 export const idFormatSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ kind: z.literal('uuid'), prefix: z.string().max(64).default('') }).describe('UUID v4, e.g. prefix "avf-phone-uuid-"'),
+  z.strictObject({
+    kind: z.literal('uuid'),
+    prefix: z.string().max(64).default(''),
+    hyphens: z.boolean().optional().describe('false: 32 hex digits without hyphens (exhibit\'s form)'),
+  }).describe('UUID v4, e.g. prefix "avf-phone-uuid-"'),
   z.strictObject({ kind: z.literal('digits'), minLength: length, maxLength: length }).describe('Digits, no leading zero'),
   z.strictObject({
     kind: z.literal('letters'),
@@ -42,11 +46,16 @@ const columnSchema = z.discriminatedUnion('type', [
     name,
     type: z.literal('numeric'),
     kind: z.enum(['integer', 'float']).default('float'),
-    distribution: z.enum(['uniform', 'normal']).default('uniform'),
+    distribution: z.enum(['uniform', 'normal', 'weighted']).default('uniform'),
     min: z.number(),
     max: z.number(),
-    mean: z.number().optional().describe('Target mean (normal)'),
+    mean: z.number().optional().describe('Target mean (normal; weighted: the overall mean, else the range is used)'),
     sd: z.number().positive().optional().describe('Target standard deviation (normal)'),
+    weights: z
+      .record(z.string(), weights)
+      .optional()
+      .describe('Conditional distribution: categorical column → value → relative weight of this column for rows with that value'),
+    dispersion: z.number().min(0).max(1).optional().describe('weighted: each value times U(1 − d, 1 + d)'),
     precision: z.int().min(0).max(10).optional().describe('Decimal places of floats'),
     missing,
   }),
@@ -55,7 +64,7 @@ const columnSchema = z.discriminatedUnion('type', [
     type: z.literal('date'),
     from: z.string(),
     to: z.string(),
-    frequency: z.enum(['D', 'W', 'MS', 'QS', 'YS', 'H']).optional().describe('Daily, weekly, month/quarter/year start, hourly'),
+    frequency: z.enum(['D', 'W', 'MS', 'QS', 'YS', 'ME', 'QE', 'YE', 'H']).optional().describe('Daily, weekly, month/quarter/year start or end, hourly'),
     datetime: z.boolean().default(false).describe('Times too: any second in the range unless a frequency is set'),
     format: z.string().optional().describe('strftime subset: %Y %m %d %H %M %S; default ISO'),
     missing,
@@ -101,10 +110,17 @@ const columnSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+/** `a >= b`, `a < 3`: a numeric column against another column or a number (exhibit's basic constraints). */
+export const CONSTRAINT_PATTERN = /^\s*(\S+)\s*(>=|<=|>|<)\s*(\S+)\s*$/;
+
 const tableSchema = z.strictObject({
   name,
   rows: z.int().min(0).max(MAX_ROWS),
   columns: z.array(columnSchema).min(1),
+  constraints: z
+    .array(z.string().regex(CONSTRAINT_PATTERN, 'expected "column >= other" (>=, <=, >, <; other a column or a number)'))
+    .optional()
+    .describe('Each row satisfies these: the left numeric column is clamped to the right side when a draw breaks one'),
 });
 
 export const synthSpecSchema = z.strictObject({
@@ -184,6 +200,14 @@ function checkSemantics(spec: SynthSpec): string[] {
           if (column.min > column.max) problem(at(c, 'min'), `min ${column.min} is greater than max ${column.max}`);
           if (column.distribution === 'normal' && (column.mean === undefined || column.sd === undefined)) problem(at(c, 'distribution'), 'a normal distribution needs mean and sd');
           if (column.kind === 'integer' && Math.ceil(column.min) > Math.floor(column.max)) problem(at(c, 'min'), `no integer between ${column.min} and ${column.max}`);
+          for (const [source, byValue] of Object.entries(column.weights ?? {})) {
+            const other = columns.get(source);
+            if (!other) problem(at(c, 'weights', source), `no column "${source}" in table "${table.name}"`);
+            else if (other.type !== 'categorical') problem(at(c, 'weights', source), `"${source}" is not a categorical column`);
+            else if (!Object.values(byValue).some((w) => w > 0)) problem(at(c, 'weights', source), 'needs a positive weight');
+          }
+          if (column.distribution !== 'weighted' && column.dispersion !== undefined) problem(at(c, 'dispersion'), 'only a weighted distribution has a dispersion');
+          if (column.distribution === 'uniform' && column.weights) problem(at(c, 'weights'), 'weights need distribution normal or weighted');
           break;
         case 'date': {
           const from = parseDate(column.from);
@@ -270,14 +294,34 @@ function checkSemantics(spec: SynthSpec): string[] {
           break;
       }
     });
+    (table.constraints ?? []).forEach((constraint, k) => {
+      const [, left, , right] = CONSTRAINT_PATTERN.exec(constraint)!;
+      const target = columns.get(left!);
+      if (!target || target.type !== 'numeric') problem(['tables', t, 'constraints', k], `"${left}" is not a numeric column of table "${table.name}"`);
+      if (!Number.isFinite(Number(right)) && !columns.has(right!)) problem(['tables', t, 'constraints', k], `"${right}" is neither a number nor a column of table "${table.name}"`);
+    });
     const cycle = dependencyCycle(table);
     if (cycle) problem(['tables', t, 'columns'], `columns depend on each other in a cycle: ${cycle.join(' → ')}`);
   });
   return problems;
 }
 
+/** The right-hand columns constraining a numeric column, e.g. `stays` for `los >= stays`. */
+export function constraintsOn(column: string, constraints: readonly string[] | undefined): Array<{ op: '>=' | '<=' | '>' | '<'; column?: string; value?: number }> {
+  return (constraints ?? []).flatMap((constraint) => {
+    const [, left, op, right] = CONSTRAINT_PATTERN.exec(constraint) ?? [];
+    if (left !== column) return [];
+    const value = Number(right);
+    return [Number.isFinite(value) ? { op: op as '>=', value } : { op: op as '>=', column: right! }];
+  });
+}
+
 /** The columns a column's values are computed from (same row). */
-export function dependenciesOf(column: ColumnSpec): string[] {
+export function dependenciesOf(column: ColumnSpec, table?: TableSpec): string[] {
+  if (column.type === 'numeric') {
+    const constrained = constraintsOn(column.name, table?.constraints).flatMap((c) => (c.column ? [c.column] : []));
+    return [...Object.keys(column.weights ?? {}), ...constrained];
+  }
   if (column.type === 'paired') return [column.source];
   if (column.type === 'derived') {
     try {
@@ -298,7 +342,7 @@ function dependencyCycle(table: TableSpec): string[] | undefined {
     if (state.get(name) === 'visiting') return [...stack.slice(stack.indexOf(name)), name];
     state.set(name, 'visiting');
     stack.push(name);
-    for (const dependency of dependenciesOf(byName.get(name)!)) {
+    for (const dependency of dependenciesOf(byName.get(name)!, table)) {
       const cycle = visit(dependency);
       if (cycle) return cycle;
     }

@@ -1,38 +1,106 @@
 /**
- * Imports an exhibit YAML spec (already parsed) into a synthetic data spec. The supported subset:
+ * Imports an exhibit YAML spec (already parsed, YAML 1.1) into a synthetic data spec, as exhibit's own
+ * samples and `exhibit fromdata` write them. See README "Importers" for the mapping; in short:
  *
- * - metadata: number_of_rows, random_seed, id, and the uuid/categorical/numerical/date column lists
- *   (each listed column must exist with that type); other metadata keys are informational.
- * - uuid: frequency_distribution `1 | 1.0` (each id once: a primary key), miss_probability 0,
- *   anonymising_set `uuid` (UUID v4) or `range` (row numbers), uuid_seed.
- * - categorical: original_values as a pipe table `column | [paired_<col> |]… probability_vector`, with an
- *   optional `Missing data` row; `See paired column` for a column paired from another one's table;
- *   paired_columns, uniques (informational), miss_probability, anonymising_set `random`, dispersion 0,
- *   cross_join_all_unique_values false.
- * - continuous: precision integer|float, distribution weighted_uniform (uniform between target_min and
- *   target_max) or normal (target_mean, target_std, truncated to target_min..target_max), dispersion 0,
- *   miss_probability; target_sum must be empty.
- * - date: from, to (or uniques with a frequency), frequency D|W|MS|QS|YS|H, miss_probability,
- *   cross_join_all_unique_values false.
- * - constraints: allow_duplicates, empty basic_constraints and custom_constraints; derived_columns as
- *   expressions over other columns.
+ * - metadata: number_of_rows, random_seed, id (the table name) and the column lists (checked);
+ *   inline_limit, geospatial_columns (empty) are informational.
+ * - uuid: frequency_distribution `frequency | probability_vector` (all 1: a primary key; otherwise ids
+ *   shared by a pool of rows / mean frequency), miss_probability, anonymising_set uuid|range, uuid_seed;
+ *   ids are 32 hex digits without hyphens, as exhibit writes them.
+ * - categorical: original_values pipe table (value | paired_<col>… | probability_vector | weight columns
+ *   of numerical columns), a `Missing data` row (short rows padded), `See paired column`, values beyond
+ *   the inline limit read from exhibit's anonymisation database (SQLite, `anonDb` option); probability
+ *   vectors not summing to 1 are rescaled with a warning; dispersion (of categories) must be 0.
+ * - continuous: precision, weighted_uniform (→ weighted: per-category weights, dispersion; scaled to
+ *   target_sum / rows as the mean, else to target_min..target_max) or normal (mean shifted by the weights,
+ *   then scaled to target_sum as exhibit does).
+ * - date: from, to or uniques, frequency (pandas aliases), cross_join_all_unique_values.
+ * - linked_columns: child columns paired to their parent from the database's linked table.
+ * - constraints: allow_duplicates (rows are not de-duplicated: a warning), basic_constraints `a >= b`;
+ *   custom_constraints are not supported (error).
+ * - derived_columns: pandas expressions (`los.div(stays).round(2)`, `a / b`) translated.
  * Anything else is an error naming its key: nothing is skipped silently.
  */
-import { parseSynthSpec, SpecError, type ColumnSpec, type SynthSpec } from '../spec';
+import { Database } from 'node-sqlite3-wasm';
+import { existsSync } from 'node:fs';
+import { lastOfSteps } from '../calendar';
+import { compileExpression } from '../expression';
+import { parseSynthSpec, SpecError, type ColumnOf, type ColumnSpec, type SynthSpec } from '../spec';
 import { parsePipeTable } from './pipe-table';
 
 type Record_ = Record<string, unknown>;
+type DateFrequency = NonNullable<ColumnOf<'date'>['frequency']>;
+
+export interface ImportOptions {
+  /** Spec name; the exhibit id otherwise. */
+  name?: string;
+  /** exhibit's anonymisation database (exhibit/db/exhibit.db), for values beyond the inline limit and linked columns. */
+  anonDb?: string;
+  /** Non-fatal notes (rescaled probabilities, approximations) are pushed here. */
+  warnings?: string[];
+}
 
 const isRecord = (value: unknown): value is Record_ => typeof value === 'object' && value !== null && !Array.isArray(value);
-const FREQUENCIES = new Set(['D', 'W', 'MS', 'QS', 'YS', 'H']);
-const KNOWN_KEYS: Record<string, string[]> = {
-  uuid: ['type', 'frequency_distribution', 'miss_probability', 'anonymising_set', 'uuid_seed'],
-  categorical: ['type', 'original_values', 'paired_columns', 'uniques', 'miss_probability', 'anonymising_set', 'dispersion', 'cross_join_all_unique_values'],
-  continuous: ['type', 'precision', 'distribution', 'distribution_parameters', 'miss_probability', 'scaling', 'scaling_parameters'],
-  date: ['type', 'from', 'to', 'uniques', 'frequency', 'miss_probability', 'cross_join_all_unique_values'],
-};
+const isEmpty = (value: unknown): boolean => value === undefined || value === null || (Array.isArray(value) && value.length === 0) || (isRecord(value) && Object.keys(value).length === 0);
 
-export function importExhibitSpec(document: unknown, name?: string): SynthSpec {
+/** pandas offset aliases → the native frequencies (anchored quarter/year aliases such as QS-JAN too). */
+export function dateFrequency(alias: string): DateFrequency | undefined {
+  const base = alias.trim().replace(/-[A-Z]{3}$/, '');
+  const table: Record<string, DateFrequency> = {
+    D: 'D', B: 'D', W: 'W', MS: 'MS', QS: 'QS', YS: 'YS', AS: 'YS', BYS: 'YS',
+    M: 'ME', ME: 'ME', Q: 'QE', QE: 'QE', Y: 'YE', A: 'YE', YE: 'YE', H: 'H', h: 'H',
+  };
+  return table[base];
+}
+
+const KNOWN_KEYS: Record<string, string[]> = {
+  uuid: ['type', 'name', 'frequency_distribution', 'miss_probability', 'anonymising_set', 'uuid_seed'],
+  categorical: ['type', 'name', 'original_values', 'paired_columns', 'uniques', 'miss_probability', 'anonymising_set', 'dispersion', 'cross_join_all_unique_values'],
+  continuous: ['type', 'name', 'precision', 'distribution', 'distribution_parameters', 'miss_probability', 'scaling', 'scaling_parameters'],
+  date: ['type', 'name', 'from', 'to', 'uniques', 'frequency', 'miss_probability', 'cross_join_all_unique_values'],
+};
+const METADATA_KEYS = ['number_of_rows', 'random_seed', 'id', 'uuid_columns', 'categorical_columns', 'numerical_columns', 'date_columns', 'geospatial_columns', 'inline_limit'];
+const ABOVE_LIMIT = /^Number of unique values is above (inline limit|category threshold)/;
+const MISSING = 'Missing data';
+
+/** pandas method chains in derived columns (`los.div(stays).round(2)`) as native expressions. */
+export function translatePandasExpression(text: string): string {
+  const methods: Record<string, string> = { div: '/', truediv: '/', mul: '*', add: '+', sub: '-', floordiv: '//', pow: '**' };
+  let expression = text.trim();
+  // Repeatedly rewrite the innermost `x.method(args)` where x is a name, number or parenthesised group.
+  const pattern = /(\([^()]*\)|[A-Za-z_][A-Za-z0-9_]*|\d+(?:\.\d+)?)\.(div|truediv|mul|add|sub|floordiv|pow|round|abs)\(([^()]*)\)/;
+  for (let guard = 0; guard < 100 && pattern.test(expression); guard++) {
+    expression = expression.replace(pattern, (_, subject: string, method: string, args: string) => {
+      if (method === 'round') return `round(${subject}${args.trim() ? `, ${args.trim()}` : ''})`;
+      if (method === 'abs') return `abs(${subject})`;
+      if (method === 'floordiv') return `floor(${subject} / (${args.trim()}))`;
+      return `(${subject} ${methods[method]} ${args.trim()})`;
+    });
+  }
+  return expression;
+}
+
+class AnonDb {
+  private db?: Database;
+  constructor(private readonly path: string | undefined) {}
+
+  rows(table: string, at: string): Array<Record<string, unknown>> {
+    if (!this.path) throw new Error(`${at}: values are held in exhibit's anonymisation database; give its path (anonDb, --anon-db)`);
+    if (!existsSync(this.path)) throw new Error(`${at}: anonymisation database ${this.path} does not exist`);
+    this.db ??= new Database(this.path, { readOnly: true });
+    const exists = this.db.all('SELECT name FROM sqlite_master WHERE type = ? AND name = ?', ['table', table]);
+    if (exists.length === 0) throw new Error(`${at}: the anonymisation database has no table "${table}"`);
+    return this.db.all(`SELECT * FROM "${table.replace(/"/g, '""')}"`) as Array<Record<string, unknown>>;
+  }
+
+  close(): void {
+    this.db?.close();
+  }
+}
+
+export function importExhibitSpec(document: unknown, options: ImportOptions | string = {}): SynthSpec {
+  const settings: ImportOptions = typeof options === 'string' ? { name: options } : options;
+  const warnings = settings.warnings ?? [];
   const problems: string[] = [];
   const problem = (path: string, message: string): void => void problems.push(`${path}: ${message}`);
   if (!isRecord(document)) throw new SpecError(['(root): an exhibit spec is a mapping with metadata and columns']);
@@ -43,133 +111,261 @@ export function importExhibitSpec(document: unknown, name?: string): SynthSpec {
   for (const key of Object.keys(document)) {
     if (!['metadata', 'columns', 'constraints', 'derived_columns', 'linked_columns', 'models'].includes(key)) problem(key, 'is not part of the supported exhibit subset');
   }
-  if (Array.isArray(document.linked_columns) && document.linked_columns.length > 0) problem('linked_columns', 'linked columns are not supported');
-  if (isRecord(document.models) && Object.keys(document.models).length > 0) problem('models', 'ML models are not supported');
+  for (const key of Object.keys(metadata)) if (!METADATA_KEYS.includes(key)) problem(`metadata.${key}`, 'is not part of the supported exhibit subset');
+  if (!isEmpty(metadata.geospatial_columns)) problem('metadata.geospatial_columns', 'geospatial columns are not supported');
+  if (!isEmpty(document.models)) problem('models', 'ML models are not supported');
 
   const rows = metadata.number_of_rows;
-  if (typeof rows !== 'number') problem('metadata.number_of_rows', 'must be a number');
-  const seed = metadata.random_seed ?? 0;
-  const tableName = typeof metadata.id === 'string' && metadata.id ? metadata.id : 'exhibit';
+  if (typeof rows !== 'number' || !Number.isInteger(rows)) problem('metadata.number_of_rows', 'must be an integer');
+  const rowCount = typeof rows === 'number' ? rows : 0;
+  const seed = typeof metadata.random_seed === 'number' ? metadata.random_seed : 0;
+  const id = metadata.id === undefined || metadata.id === null ? 'exhibit' : String(metadata.id);
+  const tableName = id.replace(/[^A-Za-z0-9_.-]+/g, '_') || 'exhibit';
+  const db = new AnonDb(settings.anonDb);
 
-  const columns: ColumnSpec[] = [];
+  const columns = new Map<string, ColumnSpec>();
+  /** weight columns of original_values: numeric column → categorical column → value → weight */
+  const numericWeights = new Map<string, Record<string, Record<string, number>>>();
   const pairedLookups = new Map<string, { source: string; lookup: Record<string, string> }>();
+  const categoricalOrder: string[] = [];
 
-  for (const [columnName, definition] of Object.entries(columnsIn)) {
-    const at = `columns.${columnName}`;
-    if (!isRecord(definition)) {
-      problem(at, 'must be a mapping');
-      continue;
-    }
-    const type = String(definition.type);
-    const known = KNOWN_KEYS[type];
-    if (!known) {
-      problem(`${at}.type`, `type "${type}" is not supported (uuid, categorical, continuous, date)`);
-      continue;
-    }
-    for (const key of Object.keys(definition)) if (!known.includes(key)) problem(`${at}.${key}`, 'is not part of the supported exhibit subset');
-    const missing = Number(definition.miss_probability ?? 0);
-    if (definition.cross_join_all_unique_values === true) problem(`${at}.cross_join_all_unique_values`, 'only false is supported');
-
-    if (type === 'uuid') {
-      try {
-        const table = parsePipeTable(definition.frequency_distribution ?? ['frequency | probability_vector', '1 | 1.0'], `${at}.frequency_distribution`);
-        const nonZero = table.rows.filter((row) => Number(row[1]) > 0);
-        if (nonZero.length !== 1 || Number(nonZero[0]![0]) !== 1) {
-          problem(`${at}.frequency_distribution`, 'only "1 | 1.0" (every id appears once) is supported');
-        }
-      } catch (err) {
-        problem(`${at}.frequency_distribution`, (err as Error).message);
-      }
-      if (missing !== 0) problem(`${at}.miss_probability`, 'a uuid column is a primary key here and cannot be missing');
-      const anonymising = definition.anonymising_set ?? 'uuid';
-      if (anonymising !== 'uuid' && anonymising !== 'range') problem(`${at}.anonymising_set`, 'only "uuid" or "range" is supported');
-      columns.push({
-        name: columnName,
-        type: 'id',
-        primaryKey: true,
-        format: anonymising === 'range' ? { kind: 'row-number', start: 1 } : { kind: 'uuid', prefix: '' },
-        ...(typeof definition.uuid_seed === 'number' ? { seed: definition.uuid_seed } : {}),
-        missing: 0,
-      });
-    } else if (type === 'categorical') {
-      if ((definition.anonymising_set ?? 'random') !== 'random') problem(`${at}.anonymising_set`, 'only "random" is supported');
-      if (Number(definition.dispersion ?? 0) !== 0) problem(`${at}.dispersion`, 'only 0 is supported');
-      if (definition.original_values === 'See paired column') {
-        columns.push({ name: columnName, type: 'paired', source: '', lookup: {}, missing: 0 }); // filled in below
+  try {
+    for (const [columnName, definition] of Object.entries(columnsIn)) {
+      const at = `columns.${columnName}`;
+      if (!isRecord(definition)) {
+        problem(at, 'must be a mapping');
         continue;
       }
-      try {
-        const table = parsePipeTable(definition.original_values, `${at}.original_values`);
-        const valueIndex = 0;
-        const probabilityIndex = table.header.indexOf('probability_vector');
-        if (probabilityIndex < 0) throw new Error(`${at}.original_values: the header has no probability_vector`);
-        const values: Record<string, number> = {};
-        let missingRow = 0;
-        for (const row of table.rows) {
-          const probability = Number(row[probabilityIndex]);
-          if (!Number.isFinite(probability)) throw new Error(`${at}.original_values: "${row[probabilityIndex]}" is not a probability`);
-          if (row[valueIndex] === 'Missing data') missingRow = probability;
-          else values[row[valueIndex]!] = probability;
-        }
-        const present = 1 - missingRow;
-        if (present <= 0) throw new Error(`${at}.original_values: every row is Missing data`);
-        for (const key of Object.keys(values)) values[key] = values[key]! / present;
-        columns.push({ name: columnName, type: 'categorical', values, missing: missingRow > 0 ? missingRow : missing });
-        table.header.forEach((header, index) => {
-          if (!header.startsWith('paired_')) return;
-          const lookup: Record<string, string> = {};
-          for (const row of table.rows) if (row[valueIndex] !== 'Missing data') lookup[row[valueIndex]!] = row[index]!;
-          pairedLookups.set(header.slice('paired_'.length), { source: columnName, lookup });
-        });
-        const pairedColumns = Array.isArray(definition.paired_columns) ? definition.paired_columns.map(String) : [];
-        for (const paired of pairedColumns) {
-          if (!table.header.includes(`paired_${paired}`)) problem(`${at}.paired_columns`, `the original_values table has no paired_${paired} column`);
-        }
-      } catch (err) {
-        problem(`${at}.original_values`, (err as Error).message.replace(`${at}.original_values: `, ''));
+      const type = String(definition.type);
+      const known = KNOWN_KEYS[type];
+      if (!known) {
+        problem(`${at}.type`, `type "${type}" is not supported (uuid, categorical, continuous, date)`);
+        continue;
       }
-    } else if (type === 'continuous') {
-      const parameters = isRecord(definition.distribution_parameters) ? definition.distribution_parameters : {};
-      const p = `${at}.distribution_parameters`;
-      for (const key of Object.keys(parameters)) {
-        if (!['target_min', 'target_max', 'target_mean', 'target_std', 'target_sum', 'dispersion', 'uniform_base_value'].includes(key)) problem(`${p}.${key}`, 'is not part of the supported exhibit subset');
-      }
-      if (parameters.target_sum !== undefined && parameters.target_sum !== null) problem(`${p}.target_sum`, 'is not supported');
-      if (Number(parameters.dispersion ?? 0) !== 0) problem(`${p}.dispersion`, 'only 0 is supported');
-      if (definition.scaling !== undefined && definition.scaling !== null && definition.scaling !== 'target_sum') problem(`${at}.scaling`, 'is not supported');
-      const min = Number(parameters.target_min);
-      const max = Number(parameters.target_max);
-      if (!Number.isFinite(min)) problem(`${p}.target_min`, 'must be a number');
-      if (!Number.isFinite(max)) problem(`${p}.target_max`, 'must be a number');
-      const distribution = definition.distribution ?? 'weighted_uniform';
-      const kind = definition.precision === 'integer' ? 'integer' : 'float';
-      if (definition.precision !== undefined && definition.precision !== 'integer' && definition.precision !== 'float') problem(`${at}.precision`, 'must be integer or float');
-      if (distribution === 'normal') {
-        const mean = Number(parameters.target_mean);
-        const sd = Number(parameters.target_std);
-        if (!Number.isFinite(mean)) problem(`${p}.target_mean`, 'a normal distribution needs target_mean');
-        if (!(sd > 0)) problem(`${p}.target_std`, 'a normal distribution needs a positive target_std');
-        columns.push({ name: columnName, type: 'numeric', kind, distribution: 'normal', min, max, mean, sd, missing });
-      } else if (distribution === 'weighted_uniform') {
-        columns.push({ name: columnName, type: 'numeric', kind, distribution: 'uniform', min, max, missing });
-      } else problem(`${at}.distribution`, `"${String(distribution)}" is not supported (weighted_uniform, normal)`);
-    } else if (type === 'date') {
-      const frequency = String(definition.frequency ?? 'D');
-      if (!FREQUENCIES.has(frequency)) problem(`${at}.frequency`, `"${frequency}" is not supported (${[...FREQUENCIES].join(', ')})`);
-      const from = definition.from === undefined ? undefined : String(definition.from instanceof Date ? definition.from.toISOString().slice(0, 10) : definition.from);
-      let to = definition.to === undefined ? undefined : String(definition.to instanceof Date ? definition.to.toISOString().slice(0, 10) : definition.to);
-      if (from === undefined) problem(`${at}.from`, 'missing');
-      if (to === undefined && typeof definition.uniques === 'number' && from !== undefined) to = dateAfterSteps(from, frequency, definition.uniques - 1);
-      if (to === undefined) problem(`${at}.to`, 'missing (and no uniques to derive it from)');
-      if (from !== undefined && to !== undefined) {
-        columns.push({ name: columnName, type: 'date', from, to, frequency: frequency as 'D', datetime: frequency === 'H', missing });
+      for (const key of Object.keys(definition)) if (!known.includes(key)) problem(`${at}.${key}`, 'is not part of the supported exhibit subset');
+      if (definition.name !== undefined && definition.name !== null && String(definition.name) !== columnName) problem(`${at}.name`, `"${String(definition.name)}" differs from the column key`);
+      const missing = Number(definition.miss_probability ?? 0);
+      if (!(missing >= 0 && missing <= 1)) problem(`${at}.miss_probability`, 'must be between 0 and 1');
+
+      if (type === 'uuid') {
+        const anonymising = definition.anonymising_set ?? 'uuid';
+        if (anonymising !== 'uuid' && anonymising !== 'range') problem(`${at}.anonymising_set`, 'only "uuid" or "range" is supported');
+        let meanFrequency = 1;
+        try {
+          const table = parsePipeTable(definition.frequency_distribution ?? ['frequency | probability_vector', '1 | 1.0'], `${at}.frequency_distribution`);
+          const pairs = table.rows.map((row) => [Number(row[0]), Number(row[1] ?? 0)] as const);
+          if (pairs.some(([f, p]) => !(f >= 1) || !Number.isFinite(p) || p < 0)) throw new Error(`${at}.frequency_distribution: frequencies ≥ 1 with probabilities ≥ 0 expected`);
+          const total = pairs.reduce((sum, [, p]) => sum + p, 0);
+          if (!(total > 0)) throw new Error(`${at}.frequency_distribution: probabilities sum to 0`);
+          if (Math.abs(total - 1) > 0.001) warnings.push(`${at}.frequency_distribution: probabilities sum to ${total}; rescaled to 1 as exhibit does`);
+          meanFrequency = pairs.reduce((sum, [f, p]) => sum + (f * p) / total, 0);
+        } catch (err) {
+          problem(`${at}.frequency_distribution`, (err as Error).message.replace(`${at}.frequency_distribution: `, ''));
+        }
+        const format = anonymising === 'range' ? ({ kind: 'row-number', start: 1 } as const) : ({ kind: 'uuid', prefix: '', hyphens: false } as const);
+        const ownSeed = typeof definition.uuid_seed === 'number' ? { seed: definition.uuid_seed } : {};
+        if (meanFrequency === 1 && missing === 0) {
+          columns.set(columnName, { name: columnName, type: 'id', primaryKey: true, format, ...ownSeed, missing: 0 });
+        } else if (meanFrequency === 1) {
+          columns.set(columnName, { name: columnName, type: 'id', primaryKey: false, format, ...ownSeed, missing });
+        } else {
+          if (format.kind === 'row-number') problem(`${at}.anonymising_set`, '"range" ids cannot repeat; use "uuid"');
+          warnings.push(`${at}: ids repeat ${meanFrequency.toFixed(3)} times on average: each row draws its id from a pool of rows / ${meanFrequency.toFixed(3)} ids, so frequencies follow a Poisson law around that mean rather than the exact frequency_distribution`);
+          columns.set(columnName, { name: columnName, type: 'grouped-id', format: format.kind === 'uuid' ? format : { kind: 'uuid', prefix: '', hyphens: false }, groupSize: Math.max(1, Math.round(rowCount / meanFrequency)), missing });
+        }
+      } else if (type === 'categorical') {
+        if ((definition.anonymising_set ?? 'random') !== 'random') problem(`${at}.anonymising_set`, 'only "random" is supported');
+        if (Number(definition.dispersion ?? 0) !== 0) problem(`${at}.dispersion`, 'only 0 is supported for categorical columns');
+        categoricalOrder.push(columnName);
+        if (definition.original_values === 'See paired column') {
+          columns.set(columnName, { name: columnName, type: 'paired', source: '', lookup: {}, missing: 0 }); // filled in below
+          continue;
+        }
+        try {
+          let header: string[];
+          let tableRows: string[][];
+          if (typeof definition.original_values === 'string' && ABOVE_LIMIT.test(definition.original_values)) {
+            const dbRows = db.rows(`temp_${id}_${columnName}`, `${at}.original_values`);
+            header = Object.keys(dbRows[0] ?? { [columnName]: '' });
+            tableRows = dbRows.map((row) => header.map((key) => String(row[key] ?? '')));
+            const share = String(1 / Math.max(1, tableRows.length));
+            header.push('probability_vector');
+            tableRows = tableRows.map((row) => [...row, share]);
+            if (missing > 0) tableRows.push([MISSING, ...header.slice(1, -1).map(() => MISSING), String(missing)]);
+          } else {
+            ({ header, rows: tableRows } = parsePipeTable(definition.original_values, `${at}.original_values`, { padShortRows: true }));
+          }
+          const probabilityIndex = header.indexOf('probability_vector');
+          if (probabilityIndex < 0) throw new Error(`${at}.original_values: the header has no probability_vector`);
+          const values: Record<string, number> = {};
+          let missingRow = 0;
+          for (const row of tableRows) {
+            const probability = Number(row[probabilityIndex] || 0);
+            if (!Number.isFinite(probability) || probability < 0) throw new Error(`${at}.original_values: "${row[probabilityIndex]}" is not a probability`);
+            if (row[0] === MISSING) missingRow = probability;
+            else values[row[0]!] = (values[row[0]!] ?? 0) + probability;
+          }
+          const total = Object.values(values).reduce((sum, p) => sum + p, 0) + missingRow;
+          if (!(total > 0)) throw new Error(`${at}.original_values: every probability is 0`);
+          if (Math.abs(total - 1) > 0.001) warnings.push(`${at}.original_values: probabilities sum to ${Number(total.toFixed(6))}; rescaled to 1 as exhibit does`);
+          const present = total - missingRow;
+          if (present <= 0) throw new Error(`${at}.original_values: every row is Missing data`);
+          for (const key of Object.keys(values)) values[key] = values[key]! / present;
+          const missingShare = missingRow > 0 ? missingRow / total : missing;
+          columns.set(columnName, { name: columnName, type: 'categorical', values, missing: missingShare });
+          header.forEach((name, index) => {
+            if (index === 0 || index === probabilityIndex) return;
+            if (name.startsWith('paired_')) {
+              const lookup: Record<string, string> = {};
+              for (const row of tableRows) if (row[0] !== MISSING) lookup[row[0]!] = row[index]!;
+              pairedLookups.set(name.slice('paired_'.length), { source: columnName, lookup });
+              return;
+            }
+            // A weight column of a numerical column.
+            const byValue: Record<string, number> = {};
+            for (const row of tableRows) {
+              if (row[0] === MISSING) continue;
+              const weight = Number(row[index] || 0);
+              if (!Number.isFinite(weight) || weight < 0) throw new Error(`${at}.original_values: weight "${row[index]}" of ${name} is not a number ≥ 0`);
+              byValue[row[0]!] = weight;
+            }
+            const weights = numericWeights.get(name) ?? {};
+            weights[columnName] = byValue;
+            numericWeights.set(name, weights);
+          });
+        } catch (err) {
+          problem(`${at}.original_values`, (err as Error).message.replace(`${at}.original_values: `, ''));
+        }
+      } else if (type === 'continuous') {
+        const parameters = isRecord(definition.distribution_parameters) ? definition.distribution_parameters : {};
+        const p = `${at}.distribution_parameters`;
+        for (const key of Object.keys(parameters)) {
+          if (!['target_min', 'target_max', 'target_mean', 'target_std', 'target_sum', 'dispersion', 'uniform_base_value'].includes(key)) problem(`${p}.${key}`, 'is not part of the supported exhibit subset');
+        }
+        if (!isEmpty(definition.scaling) && definition.scaling !== 'target_sum' && definition.scaling !== 'range') problem(`${at}.scaling`, 'is not supported');
+        if (!isEmpty(definition.scaling_parameters)) problem(`${at}.scaling_parameters`, 'is not supported');
+        const number = (key: string): number | undefined => (parameters[key] === undefined || parameters[key] === null ? undefined : Number(parameters[key]));
+        const finite = (key: string): number | undefined => {
+          const value = number(key);
+          return value !== undefined && Number.isFinite(value) ? value : undefined;
+        };
+        const [targetMin, targetMax, targetMean, targetStd, targetSum] = ['target_min', 'target_max', 'target_mean', 'target_std', 'target_sum'].map(finite);
+        const dispersion = number('dispersion') ?? 0;
+        if (!(dispersion >= 0 && dispersion <= 1)) problem(`${p}.dispersion`, 'must be between 0 and 1');
+        for (const [key, value] of ['target_min', 'target_max', 'target_mean', 'target_std', 'target_sum'].map((key) => [key, number(key)] as const)) {
+          if (value !== undefined && Number.isNaN(value) && !/^\.?(nan|inf)/i.test(String(parameters[key]))) problem(`${p}.${key}`, 'must be a number');
+          else if (value !== undefined && !Number.isFinite(value)) warnings.push(`${p}.${key}: ${String(parameters[key])} (what fromdata writes when the source column has infinite values) is ignored`);
+        }
+        const kind = definition.precision === 'integer' ? 'integer' : 'float';
+        if (definition.precision !== undefined && definition.precision !== 'integer' && definition.precision !== 'float') problem(`${at}.precision`, 'must be integer or float');
+        const present = rowCount * (1 - missing);
+        const distribution = definition.distribution ?? 'weighted_uniform';
+        const base = { name: columnName, type: 'numeric' as const, kind: kind as 'integer' | 'float', missing, ...(kind === 'float' ? { precision: 4 } : {}) };
+        if (distribution === 'weighted_uniform') {
+          if (targetSum !== undefined) {
+            // exhibit scales the column so it sums to target_sum: the mean of a present value is target_sum / present rows.
+            columns.set(columnName, { ...base, distribution: 'weighted', mean: present > 0 ? targetSum / present : 0, min: Math.min(0, targetMin ?? 0), max: Number.MAX_SAFE_INTEGER, dispersion });
+          } else if (targetMin !== undefined && targetMax !== undefined) {
+            columns.set(columnName, { ...base, distribution: 'weighted', min: targetMin, max: targetMax, dispersion });
+          } else if (targetMean !== undefined) {
+            columns.set(columnName, { ...base, distribution: 'weighted', mean: targetMean, min: Math.min(0, targetMin ?? 0), max: targetMax ?? Number.MAX_SAFE_INTEGER, dispersion });
+          } else if (targetMin !== undefined || targetMax !== undefined) {
+            const only = (targetMin ?? targetMax)!;
+            warnings.push(`${p}: only target_min or target_max is finite; every value is ${only} (exhibit itself produces infinite values here)`);
+            columns.set(columnName, { ...base, distribution: 'weighted', min: only, max: only, dispersion });
+          } else problem(p, 'weighted_uniform needs target_sum, target_min and target_max, or target_mean');
+        } else if (distribution === 'normal') {
+          if (targetMean === undefined) problem(`${p}.target_mean`, 'a normal distribution needs target_mean');
+          if (!(targetStd !== undefined && targetStd > 0)) problem(`${p}.target_std`, 'a normal distribution needs a positive target_std');
+          if (dispersion > 0) problem(`${p}.dispersion`, 'only 0 is supported for a normal distribution');
+          let scale = 1;
+          if (targetSum !== undefined && targetMean !== undefined && present > 0) {
+            // exhibit draws N(mean × weights, std), then scales the column to target_sum: mean and sd scale by the same factor.
+            scale = targetSum / present / targetMean;
+            if (!(scale > 0)) problem(`${p}.target_sum`, 'target_sum and target_mean must have the same sign');
+          }
+          columns.set(columnName, {
+            ...base,
+            distribution: 'normal',
+            mean: (targetMean ?? 0) * scale,
+            sd: (targetStd ?? 1) * scale,
+            min: targetSum === undefined && targetMin !== undefined ? targetMin : -Number.MAX_SAFE_INTEGER,
+            max: targetSum === undefined && targetMax !== undefined ? targetMax : Number.MAX_SAFE_INTEGER,
+          });
+        } else problem(`${at}.distribution`, `"${String(distribution)}" is not supported (weighted_uniform, normal)`);
+      } else if (type === 'date') {
+        const alias = String(definition.frequency ?? 'D');
+        const frequency = dateFrequency(alias);
+        if (!frequency) problem(`${at}.frequency`, `"${alias}" is not a supported pandas offset alias (D, W, MS, QS, YS, M/ME, Q/QE, Y/YE, h and anchored forms such as QS-JAN)`);
+        const text = (value: unknown): string | undefined => (value === undefined || value === null ? undefined : value instanceof Date ? value.toISOString().slice(0, 10) : String(value));
+        const from = text(definition.from);
+        let to = text(definition.to);
+        if (from === undefined) problem(`${at}.from`, 'missing');
+        const uniques = definition.uniques;
+        if (from !== undefined && frequency && typeof uniques === 'number' && uniques >= 1) {
+          // exhibit takes `uniques` steps of the frequency from `from` (pandas date_range with periods).
+          to = lastOfSteps(from, frequency, uniques);
+        }
+        if (to === undefined) problem(`${at}.to`, 'missing (and no uniques to derive it from)');
+        if (from !== undefined && to !== undefined && frequency) columns.set(columnName, { name: columnName, type: 'date', from, to, frequency, datetime: frequency === 'H', missing });
       }
     }
+
+    // Weights of numerical columns from the categorical tables.
+    for (const [numeric, weights] of numericWeights) {
+      const column = columns.get(numeric);
+      if (!column) {
+        if (!isRecord(document.derived_columns) || !(numeric in document.derived_columns)) problem(`columns`, `an original_values table has a weight column "${numeric}" that is no column`);
+        continue;
+      }
+      if (column.type !== 'numeric') continue;
+      if (column.distribution === 'uniform') continue;
+      const usable = Object.fromEntries(Object.entries(weights).filter(([source]) => columns.get(source)?.type === 'categorical'));
+      if (Object.keys(usable).length > 0) column.weights = usable;
+    }
+
+    // Linked columns: a child takes one of its parent's values from the database's linked table.
+    const linked = Array.isArray(document.linked_columns) ? document.linked_columns : [];
+    if (!Array.isArray(document.linked_columns) && !isEmpty(document.linked_columns)) problem('linked_columns', 'must be a list of [number, [columns]]');
+    linked.forEach((group: unknown, g) => {
+      const at = `linked_columns[${g}]`;
+      if (!Array.isArray(group) || group.length !== 2 || !Array.isArray(group[1])) return void problem(at, 'expected [number, [parent, child, …]]');
+      const names = (group[1] as unknown[]).map(String);
+      if (names.some((name) => columns.get(name)?.type === 'id' || columns.get(name)?.type === 'grouped-id')) {
+        warnings.push(`${at}: links a uuid column (${names.join(', ')}); uuids are generated independently of the other columns`);
+        return;
+      }
+      let dbRows: Array<Record<string, unknown>>;
+      try {
+        dbRows = db.rows(`temp_${id}_${String(group[0])}`, at);
+      } catch (err) {
+        return void problem(at, (err as Error).message.replace(`${at}: `, ''));
+      }
+      for (let level = 1; level < names.length; level++) {
+        const parent = names[level - 1]!;
+        const child = names[level]!;
+        const lookup: Record<string, string[]> = {};
+        for (const row of dbRows) {
+          const key = String(row[parent] ?? '');
+          const value = String(row[child] ?? '');
+          const list = (lookup[key] ??= []);
+          if (!list.includes(value)) list.push(value);
+        }
+        const existing = columns.get(child);
+        if (!existing) {
+          problem(at, `no column "${child}"`);
+          continue;
+        }
+        columns.set(child, { name: child, type: 'paired', source: parent, lookup, missing: existing.type === 'categorical' ? existing.missing : 0 });
+      }
+    });
+  } finally {
+    db.close();
   }
 
   // "See paired column" columns take their values from the table of the column they are paired with.
-  for (const column of columns) {
-    if (column.type !== 'paired') continue;
+  for (const column of columns.values()) {
+    if (column.type !== 'paired' || column.source !== '') continue;
     const pairing = pairedLookups.get(column.name);
     if (!pairing) {
       problem(`columns.${column.name}.original_values`, 'says "See paired column" but no column lists it in paired_columns with a paired_ column');
@@ -179,7 +375,9 @@ export function importExhibitSpec(document: unknown, name?: string): SynthSpec {
     column.lookup = pairing.lookup;
   }
 
-  const lists: Array<[string, string]> = [['uuid_columns', 'id'], ['categorical_columns', 'categorical'], ['numerical_columns', 'numeric'], ['date_columns', 'date']];
+  const lists: Array<[string, string[]]> = [['uuid_columns', ['id', 'grouped-id']], ['categorical_columns', ['categorical', 'paired']], ['numerical_columns', ['numeric']], ['date_columns', ['date']]];
+  const derived = isRecord(document.derived_columns) ? document.derived_columns : {};
+  if (!isRecord(document.derived_columns) && !isEmpty(document.derived_columns)) problem('derived_columns', 'must be a mapping of column → expression');
   for (const [list, expected] of lists) {
     const names = metadata[list];
     if (names === undefined || names === null) continue;
@@ -188,34 +386,65 @@ export function importExhibitSpec(document: unknown, name?: string): SynthSpec {
       continue;
     }
     names.forEach((listed, index) => {
-      const column = columns.find((candidate) => candidate.name === listed);
+      const column = columns.get(String(listed));
+      if (!column && list === 'numerical_columns' && String(listed) in derived) return; // derived numbers are listed here too
       if (!column && !(String(listed) in columnsIn)) problem(`metadata.${list}[${index}]`, `no column "${String(listed)}"`);
-      else if (column && column.type !== expected && !(expected === 'categorical' && column.type === 'paired')) problem(`metadata.${list}[${index}]`, `"${String(listed)}" is not a ${list.replace('_columns', '')} column`);
+      else if (column && !expected.includes(column.type)) problem(`metadata.${list}[${index}]`, `"${String(listed)}" is not a ${list.replace('_columns', '')} column`);
     });
   }
 
   const constraints = isRecord(document.constraints) ? document.constraints : {};
+  const tableConstraints: string[] = [];
   for (const key of Object.keys(constraints)) if (!['allow_duplicates', 'basic_constraints', 'custom_constraints'].includes(key)) problem(`constraints.${key}`, 'is not part of the supported exhibit subset');
-  if (Array.isArray(constraints.basic_constraints) && constraints.basic_constraints.length > 0) problem('constraints.basic_constraints', 'constraints are not supported');
-  if (isRecord(constraints.custom_constraints) && Object.keys(constraints.custom_constraints).length > 0) problem('constraints.custom_constraints', 'constraints are not supported');
-  if (constraints.allow_duplicates === false && !columns.some((column) => column.type === 'id')) problem('constraints.allow_duplicates', 'false needs a uuid column (rows are only unique by their id)');
+  (Array.isArray(constraints.basic_constraints) ? constraints.basic_constraints : []).forEach((constraint: unknown, k) => {
+    const text = String(constraint).replace(/~([^~]+)~/g, '$1');
+    if (/^\s*\S+\s*(>=|<=|>|<)\s*\S+\s*$/.test(text)) tableConstraints.push(text.trim());
+    else problem(`constraints.basic_constraints[${k}]`, `"${String(constraint)}" is not "column op column-or-number" with >=, <=, > or <`);
+  });
+  if (!isEmpty(constraints.custom_constraints)) {
+    for (const name of Object.keys(isRecord(constraints.custom_constraints) ? constraints.custom_constraints : {})) problem(`constraints.custom_constraints.${name}`, 'custom constraints (partitions, sequences, make_same, …) are not supported');
+  }
+  if (constraints.allow_duplicates === false) warnings.push('constraints.allow_duplicates: false — rows are not de-duplicated (exhibit drops duplicate rows, which changes its row count)');
 
-  const derived = isRecord(document.derived_columns) ? document.derived_columns : {};
+  const derivedColumns: ColumnSpec[] = [];
   for (const [columnName, expression] of Object.entries(derived)) {
-    if (typeof expression !== 'string') problem(`derived_columns.${columnName}`, 'must be an expression');
-    else columns.push({ name: columnName, type: 'derived', expression });
+    if (typeof expression !== 'string') {
+      problem(`derived_columns.${columnName}`, 'must be an expression');
+      continue;
+    }
+    const translated = translatePandasExpression(expression);
+    try {
+      compileExpression(translated);
+      const numeric = Array.isArray(metadata.numerical_columns) && metadata.numerical_columns.map(String).includes(columnName);
+      derivedColumns.push({ name: columnName, type: 'derived', expression: translated, ...(numeric ? { precision: 4 } : {}) });
+    } catch (err) {
+      problem(`derived_columns.${columnName}`, `"${expression}" cannot be translated: ${(err as Error).message}`);
+    }
   }
 
   if (problems.length > 0) throw new SpecError(problems);
-  return parseSynthSpec({ name: name ?? tableName, seed, tables: [{ name: tableName, rows, columns }] });
+  return parseSynthSpec({
+    name: settings.name ?? tableName,
+    seed,
+    tables: [{ name: tableName, rows, columns: exhibitOrder(columns, categoricalOrder, derivedColumns), ...(tableConstraints.length ? { constraints: tableConstraints } : {}) }],
+  });
 }
 
-function dateAfterSteps(from: string, frequency: string, steps: number): string {
-  const start = new Date(`${from.slice(0, 10)}T00:00:00Z`);
-  const date = new Date(start);
-  if (frequency === 'D') date.setUTCDate(date.getUTCDate() + steps);
-  else if (frequency === 'W') date.setUTCDate(date.getUTCDate() + 7 * steps);
-  else if (frequency === 'H') date.setUTCHours(date.getUTCHours() + steps);
-  else date.setUTCMonth(date.getUTCMonth() + steps * (frequency === 'MS' ? 1 : frequency === 'QS' ? 3 : 12));
-  return frequency === 'H' ? date.toISOString().slice(0, 19) : date.toISOString().slice(0, 10);
+/** exhibit's output order: uuid columns, categorical columns (a paired column right after its source), dates, numbers, derived. */
+function exhibitOrder(columns: Map<string, ColumnSpec>, categoricalOrder: string[], derived: ColumnSpec[]): ColumnSpec[] {
+  const all = [...columns.values()];
+  const ordered: ColumnSpec[] = all.filter((column) => column.type === 'id' || column.type === 'grouped-id');
+  const placed = new Set(ordered.map((column) => column.name));
+  const place = (name: string): void => {
+    const column = columns.get(name);
+    if (!column || placed.has(name)) return;
+    if (column.type === 'paired' && !placed.has(column.source) && columns.has(column.source)) place(column.source);
+    if (placed.has(name)) return;
+    placed.add(name);
+    ordered.push(column);
+    for (const other of all) if (other.type === 'paired' && other.source === name && categoricalOrder.includes(other.name)) place(other.name);
+  };
+  categoricalOrder.forEach(place);
+  for (const type of ['date', 'numeric'] as const) for (const column of all) if (column.type === type && !placed.has(column.name)) (placed.add(column.name), ordered.push(column));
+  return [...ordered, ...derived];
 }

@@ -43,7 +43,8 @@ function isoDate(text: string): string {
   return text.trim().replace(' ', 'T');
 }
 
-export function importSummaryStatistics(document: unknown, name?: string): SynthSpec {
+export function importSummaryStatistics(document: unknown, options: { name?: string; warnings?: string[] } | string = {}): SynthSpec {
+  const name = typeof options === 'string' ? options : options.name;
   const problems: string[] = [];
   const problem = (path: string, message: string): void => void problems.push(`${path}: ${message}`);
   if (!isRecord(document)) throw new SpecError(['(root): expected { Table_name, Number_of_rows, Column_details }']);
