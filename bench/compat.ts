@@ -7,14 +7,16 @@
  * Not part of npm test.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync,existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'yaml';
+import { parse as parseYaml } from 'yaml';
+
 import { writeTableFile } from '../activities/synth/generate';
 import { loadSynthSpec } from '../activities/synth/load-spec';
-import { parse as parseYaml } from 'yaml';
-import { writeFileSync } from 'node:fs';
 
 const root = join(__dirname, '..');
 const venv = join(root, '.compat-venv');

@@ -2,15 +2,18 @@
  * npm run synth -- generate|import|qa: the synthetic data engine without a server, on the same domain
  * functions the stages run (load-spec, generate, dataset-qa), with the same field-path errors.
  */
-import { Command, InvalidArgumentError } from 'commander';
-import { SingleBar, Presets } from 'cli-progress';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+
+import { Presets,SingleBar } from 'cli-progress';
+import { Command, InvalidArgumentError } from 'commander';
 import { stringify } from 'yaml';
+
 import { analyseDataset } from '../activities/qa/dataset-qa';
 import { writeTableFile } from '../activities/synth/generate';
-import { loadSynthSpec, SPEC_FORMATS, type SpecFormat } from '../activities/synth/load-spec';
+import { loadSynthSpec } from '../activities/synth/load-spec';
 import { SpecError } from '../activities/synth/spec';
+import { SPEC_FORMATS, type SpecFormat } from '../activities/synth/synth-options';
 
 const integer = (value: string): number => {
   const n = Number(value);

@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+
 import { runMain, stopAllProcesses } from './lib/processes';
 import { startFakeGcsServer, startTemporalDevServer } from './lib/servers';
 import { ensureTool, PROJECT_ROOT, TOOLS } from './lib/tools';

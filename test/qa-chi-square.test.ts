@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+
 import { chiSquareSurvival } from '../activities/qa/gamma';
 
 // SciPy chi2.sf reference values: test/fixtures/chi2/generate.py wrote chi2-sf.json (command in it).

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+
 import { DatasetAccumulator } from '../activities/qa/accumulators';
 import { analyseDataset } from '../activities/qa/dataset-qa';
 import { pairTests } from '../activities/qa/output';

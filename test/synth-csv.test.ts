@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
 import fc from 'fast-check';
+
 import { csvLine, DELIMITERS } from '../activities/storage/csv-cells';
 import { parseSynthSpec } from '../activities/synth/spec';
 import { tableText } from './helpers/synth';

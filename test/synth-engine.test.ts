@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
-import { parseSynthSpec, SpecError, type SynthSpec } from '../activities/synth/spec';
+import { promisify } from 'node:util';
+
 import { BLOCK_ROWS } from '../activities/synth/generate';
+import { parseSynthSpec, SpecError, type SynthSpec } from '../activities/synth/spec';
 import { column, meanAndSd, proportions, tableRecords, tableText } from './helpers/synth';
 
 const run = promisify(execFile);

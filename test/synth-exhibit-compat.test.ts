@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+
 import { translatePandasExpression } from '../activities/synth/importers/exhibit';
 import { loadSynthSpec } from '../activities/synth/load-spec';
 import { column, proportions, tableRecords } from './helpers/synth';

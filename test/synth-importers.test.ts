@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+
 import { parse as parseYaml } from 'yaml';
+
 import { importExhibitSpec } from '../activities/synth/importers/exhibit';
 import { importSummaryStatistics } from '../activities/synth/importers/summary-statistics';
 import { detectSpecFormat, specFromDocument } from '../activities/synth/load-spec';

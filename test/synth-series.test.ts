@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+
 import { parse } from 'csv-parse/sync';
+
 import { BadInputError } from '../activities/errors';
-import { generateSeriesPeriod, planSeries, shiftDate, type SeriesOptions } from '../activities/synth/series';
+import { generateSeriesPeriod, planSeries, type SeriesOptions,shiftDate } from '../activities/synth/series';
 import { parseSynthSpec } from '../activities/synth/spec';
 import { temporaryFolder } from './helpers/environment';
 

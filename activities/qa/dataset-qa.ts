@@ -5,8 +5,8 @@
  */
 import type { TableSpec } from '../synth/spec';
 import { accumulateCsv } from './csv-pass';
-import { comparedColumns, type Compared } from './expected';
-import { categoricalMetrics, numericalMetrics, pairTests, type DatasetQa, type QaWarning } from './output';
+import { type Compared,comparedColumns } from './expected';
+import { categoricalMetrics, type DatasetQa, numericalMetrics, pairTests, type QaWarning } from './output';
 
 export type { CategoricalMetric, CorrelationPValue, DatasetQa, NumericalMetric, QaWarning } from './output';
 

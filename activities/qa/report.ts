@@ -4,6 +4,7 @@
  * p-values against U(0, 1) as the pass/fail figure, and one self-contained HTML report.
  */
 import type { TopLevelSpec } from 'vega-lite';
+
 import { renderSvg } from '../charts/render';
 import type { DatasetQa } from './dataset-qa';
 import { ksUniform } from './statistics';

@@ -6,6 +6,7 @@
  */
 import fCdf from '@stdlib/stats-base-dists-f-cdf';
 import tCdf from '@stdlib/stats-base-dists-t-cdf';
+
 import { chiSquareSurvival } from './gamma';
 
 export type TestResult = { statistic: number; pValue: number; df: number | [number, number] } | { undefinedBecause: string };

@@ -1,6 +1,6 @@
 /** Writing text cells as bytes: pre-encoded cells, and quoting only when the text needs it. */
+import { type Delimiter,escapeCell } from '../storage/csv-cells';
 import { ByteWriter } from './byte-writer';
-import { escapeCell, type Delimiter } from '../storage/csv-cells';
 
 export const encode = (text: string): Buffer => Buffer.from(text, 'utf8');
 export const isAscii = (text: string): boolean => /^[\x00-\x7f]*$/.test(text);

@@ -3,8 +3,8 @@
  * and raw values when another column reads them), then writes its cells row by row as bytes. A cell
  * depends only on (seed, table, column, row), never on earlier rows.
  */
-import type { ByteWriter } from './byte-writer';
 import type { Delimiter } from '../storage/csv-cells';
+import type { ByteWriter } from './byte-writer';
 import type { Value } from './expression';
 import * as random from './random';
 import type { SynthSpec, TableSpec } from './spec';

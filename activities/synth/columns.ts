@@ -2,17 +2,17 @@
  * The column generators, one class per column type (see column-generator.ts for the contract). Calendar
  * math is in calendar.ts, byte-level id encoding in id-text.ts, weighted sampling in weighted-choice.ts.
  */
-import { ByteWriter } from './byte-writer';
 import { alphabetIsSafe, escapeCell } from '../storage/csv-cells';
-import { dateCandidates, formatDate, type DateCandidates } from './calendar';
+import { ByteWriter } from './byte-writer';
+import { type DateCandidates,dateCandidates, formatDate } from './calendar';
 import { encode, isAscii, writeTextCell } from './cell-text';
 import * as base from './column-generator';
 import { BaseGenerator, type ColumnGenerator, type GeneratorContext, type PrimaryKey } from './column-generator';
-import { conditionalFactors, weightedRange, type SourceFactors } from './conditional';
+import { conditionalFactors, type SourceFactors,weightedRange } from './conditional';
 import { compileExpression, type Value } from './expression';
 import { IdText } from './id-text';
 import * as random from './random';
-import { constraintsOn, groupSizeOf, type ColumnOf, type ColumnSpec } from './spec';
+import { type ColumnOf, type ColumnSpec,constraintsOn, groupSizeOf } from './spec';
 import { parseTextPattern } from './text-pattern';
 import { WeightedChoice } from './weighted-choice';
 

@@ -3,10 +3,11 @@
  * consecutive ranges gives exactly the output of the whole table: shards can run anywhere, in any order.
  */
 import { Readable } from 'node:stream';
-import { streamToFileAtomic, type StreamedFile } from '../storage/atomic-write';
-import { createColumnGenerator, IdGenerator, type ColumnGenerator, type GeneratorContext, type PrimaryKey } from './columns';
-import { ByteWriter } from './byte-writer';
+
+import { type StreamedFile,streamToFileAtomic } from '../storage/atomic-write';
 import { csvLine, DELIMITERS, type OutputFormat } from '../storage/csv-cells';
+import { ByteWriter } from './byte-writer';
+import { type ColumnGenerator, createColumnGenerator, type GeneratorContext, IdGenerator, type PrimaryKey } from './columns';
 import { dependenciesOf, SpecError, type SynthSpec, type TableSpec } from './spec';
 
 export const BLOCK_ROWS = 4096;

@@ -1,7 +1,9 @@
 /** Reads a spec file (JSON or YAML) in any of the supported forms and validates it. */
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
+
 import { parse as parseYaml } from 'yaml';
+
 import { importExhibitSpec } from './importers/exhibit';
 import { importSummaryStatistics } from './importers/summary-statistics';
 import { parseSynthSpec, SpecError, type SynthSpec } from './spec';

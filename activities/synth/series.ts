@@ -16,11 +16,12 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { readCsvRecords } from '../storage/csv-reader';
+
 import { BadInputError } from '../errors';
 import { streamToFileAtomic, writeFileAtomic } from '../storage/atomic-write';
-import { canonicalJson, sha256Hex } from '../storage/hashing';
 import { csvLine, DELIMITERS, escapeCell, type OutputFormat } from '../storage/csv-cells';
+import { readCsvRecords } from '../storage/csv-reader';
+import { canonicalJson, sha256Hex } from '../storage/hashing';
 import { compileExpression } from './expression';
 import { generateRowCells } from './generate';
 import { keyOf, Permutation } from './random';

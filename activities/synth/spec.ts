@@ -4,6 +4,7 @@
  * problem names its spec path, and all are found before anything is generated.
  */
 import { z } from 'zod';
+
 import { formatZodIssues, ProblemsError } from '../../config/problems';
 import { compileExpression, evaluateFormula, ExpressionError } from './expression';
 import { parseTextPattern } from './text-pattern';

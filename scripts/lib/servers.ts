@@ -1,7 +1,8 @@
 /** The real servers the project runs against: Temporal's dev server and fake-gcs-server. */
 import { Connection } from '@temporalio/client';
+
 import { SEARCH_ATTRIBUTE_REGISTRATIONS, SEARCH_ATTRIBUTES } from '../../config/constants';
-import { freePort, startProcess, waitUntil, type ManagedProcess } from './processes';
+import { freePort, type ManagedProcess,startProcess, waitUntil } from './processes';
 import { ensureTool, TOOLS } from './tools';
 
 /** True when a Temporal server answers at `address` with the project's search attributes registered. */

@@ -1,9 +1,10 @@
 /** What `npm test` provides to every test file: the servers it started. A missing server fails loudly. */
-import { Storage } from '@google-cloud/storage';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
+
+import { Storage } from '@google-cloud/storage';
 
 function required(name: string): string {
   const value = process.env[name];

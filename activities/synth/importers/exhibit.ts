@@ -21,11 +21,13 @@
  * - derived_columns: pandas expressions (`los.div(stays).round(2)`, `a / b`) translated.
  * Anything else is an error naming its key: nothing is skipped silently.
  */
-import { Database } from 'node-sqlite3-wasm';
 import { existsSync } from 'node:fs';
+
+import { Database } from 'node-sqlite3-wasm';
+
 import { lastOfSteps } from '../calendar';
 import { compileExpression } from '../expression';
-import { parseSynthSpec, SpecError, type ColumnOf, type ColumnSpec, type SynthSpec } from '../spec';
+import { type ColumnOf, type ColumnSpec, parseSynthSpec, SpecError, type SynthSpec } from '../spec';
 import { parsePipeTable } from './pipe-table';
 
 type Record_ = Record<string, unknown>;

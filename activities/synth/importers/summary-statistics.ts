@@ -15,7 +15,7 @@
  *   Anon_Class_ID 1–3 digits, max(5, min(rows/100, 500)). Ids have no leading zero.
  * Unknown keys or types are errors naming their path.
  */
-import { parseSynthSpec, SpecError, type ColumnSpec, type SynthSpec } from '../spec';
+import { type ColumnSpec, parseSynthSpec, SpecError, type SynthSpec } from '../spec';
 
 const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
