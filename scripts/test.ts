@@ -20,7 +20,7 @@ async function main(): Promise<number> {
   if (typecheck.status !== 0) return typecheck.status ?? 1;
 
   console.log('[test] linting (eslint)');
-  const lint = spawnSync(process.execPath, [require.resolve('eslint/bin/eslint.js'), '--max-warnings=0', '.'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
+  const lint = spawnSync(process.execPath, [join(PROJECT_ROOT, 'node_modules', 'eslint', 'bin', 'eslint.js'), '--max-warnings=0', '.'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
   if (lint.status !== 0) return lint.status ?? 1;
 
   const workDir = mkdtempSync(join(tmpdir(), 'pipeline-test-'));

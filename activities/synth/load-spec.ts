@@ -1,9 +1,7 @@
 /** Reads a spec file (JSON or YAML) in any of the supported forms and validates it. */
-import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 
-import { parse as parseYaml } from 'yaml';
-
+import { parseStructuredText, readTextFile, StructuredFileError } from '../storage/structured-file';
 import { importExhibitSpec } from './importers/exhibit';
 import { importSummaryStatistics } from './importers/summary-statistics';
 import { parseSynthSpec, SpecError, type SynthSpec } from './spec';
@@ -36,20 +34,21 @@ export function specFromDocument(document: unknown, format: SpecFormat = 'auto',
 /** JSON or YAML; an exhibit spec is read as YAML 1.1, as exhibit (PyYAML) reads it (`5_000` is 5000). */
 export function parseSpecText(text: string, fileName: string): unknown {
   try {
-    if (extname(fileName).toLowerCase() === '.json') return JSON.parse(text);
-    const document: unknown = parseYaml(text);
-    return detectSpecFormat(document) === 'exhibit' ? parseYaml(text, { version: '1.1' }) : document;
+    const document = parseStructuredText(text, fileName);
+    return extname(fileName).toLowerCase() !== '.json' && detectSpecFormat(document) === 'exhibit' ? parseStructuredText(text, fileName, '1.1') : document;
   } catch (err) {
-    throw new SpecError([`(file): ${fileName} cannot be parsed: ${(err as Error).message}`]);
+    if (err instanceof StructuredFileError) throw new SpecError([err.message]);
+    throw err;
   }
 }
 
 export async function loadSynthSpec(path: string, format: SpecFormat = 'auto', options: LoadOptions = {}): Promise<{ spec: SynthSpec; text: string; warnings: string[] }> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readTextFile(path);
   } catch (err) {
-    throw new SpecError([`(file): cannot read ${path}: ${(err as Error).message}`]);
+    if (err instanceof StructuredFileError) throw new SpecError([err.message]);
+    throw err;
   }
   const warnings = options.warnings ?? [];
   return { spec: specFromDocument(parseSpecText(text, path), format, { ...options, warnings }), text, warnings };

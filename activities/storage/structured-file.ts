@@ -1,0 +1,44 @@
+/**
+ * Reads the files people write by hand (run configs, specs): UTF-8, JSON by extension, YAML otherwise.
+ * Invalid UTF-8 is refused rather than turned into replacement characters that end up in file names.
+ */
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+
+import { parse as parseYaml } from 'yaml';
+
+/** Why a file could not be read or parsed, as one problem line naming the file. */
+export class StructuredFileError extends Error {
+  override readonly name = 'StructuredFileError';
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+export async function readTextFile(path: string): Promise<string> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    throw new StructuredFileError(`(file): cannot read ${path}: ${(err as Error).message}`);
+  }
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    throw new StructuredFileError(`(file): ${path} is not valid UTF-8`);
+  }
+}
+
+/** JSON for `.json`, YAML (1.2 unless asked for 1.1, as PyYAML-based tools read it) for anything else. */
+export function parseStructuredText(text: string, fileName: string, yamlVersion: '1.1' | '1.2' = '1.2'): unknown {
+  const json = extname(fileName).toLowerCase() === '.json';
+  try {
+    return json ? JSON.parse(text) : parseYaml(text, { version: yamlVersion });
+  } catch (err) {
+    throw new StructuredFileError(`(file): ${fileName} is not valid ${json ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+  }
+}
+
+export async function readStructuredFile(path: string): Promise<{ text: string; document: unknown }> {
+  const text = await readTextFile(path);
+  return { text, document: parseStructuredText(text, path) };
+}

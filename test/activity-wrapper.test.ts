@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+
+import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+
+import { BadInputError } from '../activities/errors';
+import { createStageActivities } from '../activities/registry';
+import { type ActivityDeps, asActivity } from '../activities/runs/activity-wrapper';
+import type { StageRequest, StageResult } from '../activities/runs/types';
+import { LocalBlobStore } from '../activities/storage/local-blob-store';
+import { parsePipelineConfig } from '../config/pipeline-config';
+import { temporaryFolder } from './helpers/environment';
+import { testLogger } from './helpers/pipeline-worker';
+
+async function depsFor(label: string): Promise<ActivityDeps> {
+  const dataHome = await temporaryFolder(label);
+  return { dataHome, blobStore: new LocalBlobStore(join(dataHome, '.buckets')), logger: testLogger(), now: () => new Date('2026-11-22T00:00:00Z') };
+}
+
+const run = { runId: '20261122T000000.000Z-abcdef0', pipelineName: 'wrapped', dataRoot: 'wrapped' };
+
+describe('the activity wrapper (errors, attempts, heartbeats, cancellation, run log) in a mock activity context', () => {
+  it('heartbeats progress, hands a retry the last details as resumeFrom, and logs to the run log', async () => {
+    const deps = await depsFor('wrapper-progress');
+    const seen: unknown[] = [];
+    const activity = asActivity(deps, () => ({ ...run, bindings: { stage: 'demo' } }), async (pages: number, scope) => {
+      for (let page = 1; page <= pages; page++) scope.reportProgress({ page });
+      scope.logger.info({ event: 'Fetched' }, 'fetched');
+      return { resumeFrom: scope.resumeFrom, attempt: scope.attempt };
+    });
+    const env = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { page: 7 } });
+    env.on('heartbeat', (details: unknown) => seen.push(details));
+    const result = await env.run(activity, 3);
+    assert.deepEqual(result, { resumeFrom: { page: 7 }, attempt: 2 });
+    assert.deepEqual(seen, [{ page: 1 }, { page: 2 }, { page: 3 }]);
+    const logLines = (await readFile(join(deps.dataHome, 'wrapped', 'logs', `${run.runId}.log`), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    assert.deepEqual(
+      logLines.map((line) => [line.event, line.runId, line.stage, line.attempt]),
+      [['Fetched', run.runId, 'demo', 2]],
+    );
+  });
+
+  it('turns bad input into a non-retryable failure and anything else into a retryable one, both with the attempt', async () => {
+    const deps = await depsFor('wrapper-errors');
+    const failing = (error: Error) => asActivity(deps, () => run, async () => Promise.reject(error));
+    const env = new MockActivityEnvironment({ attempt: 3 });
+    const bad = await env.run(failing(new BadInputError('spec: no such file')), undefined).catch((err: unknown) => err);
+    assert.ok(bad instanceof ApplicationFailure);
+    assert.equal(bad.nonRetryable, true);
+    assert.equal(bad.type, 'BadInputError');
+    assert.deepEqual(bad.details, [{ attempt: 3 }]);
+    const transient = await env.run(failing(new Error('socket hang up')), undefined).catch((err: unknown) => err);
+    assert.ok(transient instanceof ApplicationFailure);
+    assert.equal(transient.nonRetryable, false);
+    assert.deepEqual(transient.details, [{ attempt: 3 }]);
+  });
+
+  it('aborts the signal the body sees when the activity is cancelled', async () => {
+    const deps = await depsFor('wrapper-cancel');
+    const env = new MockActivityEnvironment();
+    const activity = asActivity(deps, () => run, async (_: undefined, scope) => {
+      env.cancel();
+      return scope.signal.aborted;
+    });
+    assert.equal(await env.run(activity, undefined), true);
+  });
+
+  it('runs a registered stage as plain code with its dependencies: backup-data-root, then skipped as done', async () => {
+    const deps = await depsFor('wrapper-stage');
+    await mkdir(join(deps.dataHome, 'wrapped', 'raw'), { recursive: true });
+    await writeFile(join(deps.dataHome, 'wrapped', 'raw', 'messages.csv'), 'id,text\n1,hello\n');
+    const config = parsePipelineConfig({ pipelineName: 'wrapped', dataRoot: 'wrapped', stages: [{ stage: 'backup-data-root' }] });
+    const request: StageRequest = { ...run, stage: config.stages[0]!, upstream: {}, overwrite: false };
+    const activities = createStageActivities(deps);
+    const env = new MockActivityEnvironment();
+    const first: StageResult = await env.run(activities['backup-data-root'], request);
+    assert.equal(first.status, 'succeeded');
+    assert.ok(existsSync(join(deps.dataHome, 'wrapped', 'backups', `data-${run.runId}.tar.gz`)));
+    const second: StageResult = await env.run(activities['backup-data-root'], { ...request, runId: '20261122T000001.000Z-abcdef0' });
+    assert.equal(second.status, 'skipped');
+    assert.deepEqual(second.outputs, first.outputs);
+  });
+});
