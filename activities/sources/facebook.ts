@@ -3,8 +3,8 @@
  * given by id, or of the page's published posts whose message contains `match` and which were created
  * in [startDate, endDate). Pages follow `paging.next`. The page token goes in the Authorization header;
  * `access_token` is stripped from every `next` link, so no URL we log or heartbeat carries it.
- * Graph errors `{error:{code}}`: 4, 17, 32, 613 (and 80001, the page-level limit) are rate limits, waited
- * out and retried; 1 and 2 are transient; 190 (token) and 100 (bad parameter), 10 and 200–299
+ * Graph errors `{error:{code}}`: 4, 17, 32, 341, 613 (and 80001, the page-level limit) are rate limits, waited
+ * out and retried; 1 and 2 are transient; 190/102 (token) and 100 (bad parameter), 10 and 200–299
  * (permissions) cannot succeed on retry. A commenter's app-scoped id (`from.id`) is de-identified as
  * `facebook:<id>`; comments without `from` (the Graph leaves it out without page-level access) keep
  * `participant_uuid: null`.
@@ -16,7 +16,8 @@ import { readToken, uuidsFor } from './deidentify';
 import { getJson, sameOriginUrl, type HttpPolicy, type Verdict } from './http';
 import type { Reject, SourceRun, SourceSummary } from './source-run';
 
-const RATE_LIMIT_CODES = new Set([4, 17, 32, 613, 80001]);
+// Throttling per Graph's error-handling guide: app, user, page and custom limits (341: application limit).
+const RATE_LIMIT_CODES = new Set([4, 17, 32, 341, 613, 80001]);
 const TRANSIENT_CODES = new Set([1, 2]);
 
 interface GraphError {
@@ -49,7 +50,7 @@ function classify(status: number, body: unknown): Verdict {
   const reason = `Graph error ${code ?? 'without code'}${error?.type ? ` (${error.type})` : ''}: ${error?.message ?? `HTTP ${status}`}`;
   if (code !== undefined && RATE_LIMIT_CODES.has(code)) return { kind: 'rate-limited', reason };
   if (code !== undefined && TRANSIENT_CODES.has(code)) return { kind: 'transient', reason };
-  if (code === 190) return { kind: 'fatal', reason: `the page token was refused — ${reason}` };
+  if (code === 190 || code === 102) return { kind: 'fatal', reason: `the page token was refused — ${reason}` };
   if (code === 100) return { kind: 'fatal', reason: `bad parameter — ${reason}` };
   if (code === 10 || (code !== undefined && code >= 200 && code < 300)) return { kind: 'fatal', reason: `permission — ${reason}` };
   if (status >= 500 || status === 429) return { kind: 'transient', reason };

@@ -148,6 +148,10 @@ export class RapidProServer {
     this.faults.push({ ...fault });
   }
 
+  clearFaults(): void {
+    this.faults = [];
+  }
+
   get runCount(): number {
     return this.runs.length;
   }
