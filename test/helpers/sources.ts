@@ -52,6 +52,7 @@ export function sourcesContext(options: {
   onHeartbeat?: (details: Record<string, unknown>, count: number) => void;
   fetch?: typeof globalThis.fetch;
   logs?: string[];
+  blobStore?: FetchSourcesContext['blobStore'];
 }): Harness {
   const logs = options.logs ?? [];
   const heartbeats: Array<Record<string, unknown>> = [];
@@ -61,7 +62,7 @@ export function sourcesContext(options: {
   const context: FetchSourcesContext = {
     request: { runId: options.runId, pipelineName: 'test', dataRoot: options.dataRoot, stage, upstream: {}, overwrite: false },
     dataRoot: options.dataRoot,
-    blobStore: new LocalBlobStore(options.bucketsRoot),
+    blobStore: options.blobStore ?? new LocalBlobStore(options.bucketsRoot),
     logger,
     now: () => options.now,
     reportProgress: (details) => {
