@@ -60,7 +60,7 @@ const nonEmpty = z.string().min(1);
 const baseUrl = z
   .string()
   .min(1)
-  .transform((value) => (/^https?:\/\//.test(value) ? value : `https://${value}`).replace(/\/+$/, ''))
+  .transform((value) => (value.includes('://') ? value : `https://${value}`).replace(/\/+$/, ''))
   .refine((value) => {
     try {
       const url = new URL(value);
@@ -181,19 +181,27 @@ export const fetchSourcesOptions = {
   filterTestMessages: z.boolean().default(false).describe('Drop runs of the Rapid Pro sources’ testContactUuids'),
 };
 
-type FetchSourcesShape = z.infer<z.ZodObject<typeof fetchSourcesOptions>>;
-
-/** Cross-field checks: unique source names, an ordered project window. */
-export function checkFetchSources(value: FetchSourcesShape, ctx: z.RefinementCtx): void {
+/**
+ * Cross-field checks: unique source names, an ordered project window. They run even when other fields
+ * have problems (`when`), so one pass names them all; hence the defensive reads.
+ */
+export function checkFetchSources(value: unknown, ctx: z.RefinementCtx): void {
+  const { sources, projectStartDate, projectEndDate } = value as { sources?: unknown; projectStartDate?: unknown; projectEndDate?: unknown };
   const seen = new Set<string>();
-  value.sources.forEach((source, index) => {
-    if (seen.has(source.name)) ctx.addIssue({ code: 'custom', message: `duplicate source name "${source.name}"`, path: ['sources', index, 'name'] });
-    seen.add(source.name);
-  });
-  if (Date.parse(value.projectStartDate) >= Date.parse(value.projectEndDate)) {
+  if (Array.isArray(sources)) {
+    sources.forEach((source: unknown, index) => {
+      const name = (source as { name?: unknown } | null)?.name;
+      if (typeof name !== 'string') return;
+      if (seen.has(name)) ctx.addIssue({ code: 'custom', message: `duplicate source name "${name}"`, path: ['sources', index, 'name'] });
+      seen.add(name);
+    });
+  }
+  if (typeof projectStartDate === 'string' && typeof projectEndDate === 'string' && Date.parse(projectStartDate) >= Date.parse(projectEndDate)) {
     ctx.addIssue({ code: 'custom', message: 'projectStartDate must be before projectEndDate', path: ['projectEndDate'] });
   }
 }
+
+const always = { when: () => true };
 
 /**
  * The stage entry of a run config. The lead's registry spreads the shared `retry`/`startToCloseTimeout`
@@ -201,7 +209,7 @@ export function checkFetchSources(value: FetchSourcesShape, ctx: z.RefinementCtx
  */
 export const fetchSourcesStage = z
   .strictObject({ stage: z.literal('fetch-sources'), ...fetchSourcesOptions })
-  .superRefine(checkFetchSources)
+  .superRefine(checkFetchSources, always)
   .describe('Fetches Rapid Pro runs, bucket files, recovery CSVs and Facebook comments into raw/, de-identified');
 
 export type FetchSourcesConfig = z.infer<typeof fetchSourcesStage>;
