@@ -104,6 +104,9 @@ describe('fetch-sources: Rapid Pro', () => {
     assert.equal(Object.values(cursors.flows as Record<string, { until: string }>)[0]!.until, '2026-11-01T00:00:00.000000Z');
     assert.equal((outputs['rapid-pro/runs-csap-s01e01-activation.jsonl'] as { records?: number }).records, 35);
     assert.equal((outputs['remapped/messages.jsonl'] as { records?: number }).records, 35 + 12);
+    assert.equal((outputs['rapid-pro'] as { records?: number }).records, 35 + 12 + 15, 'per source: runs and contacts');
+    assert.match(outputs['rapid-pro/runs-csap-demog.jsonl']!.uri, /^file:\/\/.*\/raw\/rapid-pro\/20261101T000000\.000Z-aaaaaaa\/runs-csap-demog\.jsonl$/);
+    assert.match(String(outputs['rapid-pro/runs-csap-demog.jsonl']!.sha256), /^[0-9a-f]{64}$/);
 
     // New runs arrive: the next fetch asks only for the window after the cursor, and gets only them.
     const flow = server.flows.find((f) => f.name === 'csap_s01e01_activation')!;
@@ -217,6 +220,30 @@ describe('fetch-sources: Rapid Pro', () => {
     assert.equal(new Set(runs.map((run) => run.run_uuid)).size, expected);
     // The resumed attempt kept the first attempt's window end, so nothing newer slipped in half-way.
     assert.ok(server.requests.slice(mark).filter((r) => r.endpoint === 'runs.json').every((r) => r.query.before === '2026-12-01T00:00:00.000000Z'));
+  });
+
+  it('starts a source over when an attempt died without usable heartbeat details, and skips a source already complete', async () => {
+    const dataRoot = join(work, 'restart');
+    let runsRequests = 0;
+    const dying: typeof fetch = async (input, init) => {
+      if (String(input).includes('runs.json') && ++runsRequests === 3) throw new Error('connection reset by peer');
+      return fetch(input, init);
+    };
+    const first = sourcesContext({ dataRoot, runId: 'r1', config: config(), table: new MapUuidTable('p-'), now: new Date('2026-12-01T00:00:00Z'), bucketsRoot: work, logs: allLogs, fetch: dying });
+    first.context.http = { ...first.context.http, transientAttempts: 1 };
+    await assert.rejects(fetchSources(first.context), /connection reset by peer/);
+
+    const second = sourcesContext({ dataRoot, runId: 'r1', config: config(), table: new MapUuidTable('p-'), now: new Date('2026-12-01T00:00:00Z'), bucketsRoot: work, logs: allLogs });
+    await fetchSources(second.context);
+    const runs = await readJsonl(join(dataRoot, 'raw', 'rapid-pro', 'r1', 'runs-csap-s01e01-activation.jsonl'));
+    assert.equal(runs.length, countRunsOf(server, server.flows[0]!.uuid));
+    assert.equal(new Set(runs.map((run) => run.run_uuid)).size, runs.length);
+
+    const mark = server.requests.length;
+    const third = sourcesContext({ dataRoot, runId: 'r1', config: config(), table: new MapUuidTable('p-'), now: new Date('2026-12-01T00:00:00Z'), bucketsRoot: work, logs: allLogs });
+    const summaries = await fetchSources(third.context);
+    assert.equal(server.requests.length, mark, 'a complete source is not fetched again');
+    assert.equal(summaries[0]!.records, runs.length + countRunsOf(server, server.flows[1]!.uuid) + server.contacts.length);
   });
 
   it('lets no token, phone number or contact name reach raw/, logs, heartbeats or the stage result', async () => {

@@ -18,7 +18,7 @@ import type { FetchSourcesConfig } from './fetch-sources.config';
 import { fetchGcloudBucket } from './gcloud-bucket';
 import type { FetchFn, HttpPolicy } from './http';
 import { advanceCursors, fetchRapidPro } from './rapid-pro';
-import { readJsonIfExists, removeFolder } from './raw-files';
+import { describeFile, readJsonIfExists, removeFolder } from './raw-files';
 import { fetchRecoveryCsv } from './recovery-csv';
 import { remapMessages, type RemapResult } from './remap';
 import { runFolder, SourceRun, SUMMARY_FILE, type FetchProgress, type SourceDeps, type SourceSummary } from './source-run';
@@ -107,10 +107,15 @@ export async function fetchSources(context: FetchSourcesContext): Promise<Source
   return summaries;
 }
 
-/** Stage outputs: every file with bytes, sha256 and its record count, per source and for the remap. */
-export function fetchOutputs(summaries: readonly SourceSummary[], remap: RemapResult): StageOutputs {
+/**
+ * Stage outputs: every file with bytes, sha256 and its record count; per source, its summary.json with
+ * the source's total records; the remap's messages and rejects.
+ */
+export async function fetchOutputs(dataRoot: string, summaries: readonly SourceSummary[], remap: RemapResult): Promise<StageOutputs> {
   const outputs: StageOutputs = {};
   for (const summary of summaries) {
+    const summaryFile = await describeFile(join(runFolder(dataRoot, summary.source, summary.runId), SUMMARY_FILE), summary.records);
+    outputs[summary.source] = { uri: summaryFile.uri, bytes: summaryFile.bytes, sha256: summaryFile.sha256, records: summary.records, rejected: summary.rejected } as StageOutputs[string];
     for (const file of [...summary.files, summary.rejects]) {
       outputs[`${summary.source}/${file.name}`] = { uri: file.uri, bytes: file.bytes, sha256: file.sha256, records: file.records } as StageOutputs[string];
     }
@@ -145,6 +150,6 @@ export const fetchSourcesStage = {
   async run(context: FetchSourcesContext): Promise<StageOutputs> {
     const summaries = await fetchSources(context);
     const remap = await remapMessages({ dataRoot: context.dataRoot, runId: context.request.runId, config: context.request.stage, logger: context.logger });
-    return fetchOutputs(summaries, remap);
+    return fetchOutputs(context.dataRoot, summaries, remap);
   },
 };

@@ -4,6 +4,7 @@
  * every page safely on disk, and `summary.json` written last, which marks the source complete.
  */
 import type { Logger } from 'pino';
+import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../storage/atomic-write';
 import type { BlobReader, BlobStore } from '../storage/blob-store';
@@ -64,6 +65,19 @@ export interface SourceDeps {
   reportProgress: (details: Record<string, unknown>) => void;
 }
 
+/** Whether every file a heartbeat names is in the run folder. */
+async function resumable(folder: string, resume: FetchProgress): Promise<boolean> {
+  const names = [resume.rejects.temp, ...resume.finished.map((file) => file.name), ...(resume.unit ? [resume.unit.partial.temp] : [])];
+  for (const name of names) {
+    try {
+      await access(join(folder, name));
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
 export const SUMMARY_FILE = 'summary.json';
 export const REJECTS_FILE = 'rejects.jsonl';
 
@@ -95,6 +109,12 @@ export class SourceRun {
 
   static async open(config: SourceConfig, deps: SourceDeps, resume: FetchProgress | undefined): Promise<SourceRun> {
     const folder = runFolder(deps.dataRoot, config.name, deps.runId);
+    if (resume && !(await resumable(folder, resume))) {
+      // Heartbeat details that name files this data root does not have (another disk?) cannot be continued.
+      deps.logger.warn({ event: 'ResumeDetailsUnusable', source: config.name }, 'files of the last heartbeat are missing: fetching the source again');
+      await rm(folder, { recursive: true, force: true });
+      resume = undefined;
+    }
     const rejects = await JsonlAppender.open(folder, REJECTS_FILE, resume?.rejects);
     return new SourceRun(config, deps, rejects, resume, new Map((resume?.finished ?? []).map((file) => [file.name, file.records])));
   }

@@ -419,3 +419,25 @@ function serialiseContact(contact: ServerContact): unknown {
   };
 }
 
+/**
+ * The demo's workspace: two flows (`s01e01_activation`, `s01_demog`) with a few hundred runs from ~80
+ * contacts over the two weeks before `until`, served on a free loopback port. Scripts import this.
+ */
+export async function startDemoRapidProServer(options: { token: string; until?: Date; activationRuns?: number; surveyRuns?: number }): Promise<RapidProServer> {
+  const server = new RapidProServer({ token: options.token, pageSize: 50, seed: 4 });
+  const activationRuns = options.activationRuns ?? 300;
+  const surveyRuns = options.surveyRuns ?? 80;
+  const until = (options.until ?? new Date()).getTime();
+  const stepMs = Math.floor((14 * 24 * 3600 * 1000) / (activationRuns + surveyRuns + 1));
+  server.seed({
+    flows: [
+      { name: 's01e01_activation', kind: 'activation', runs: activationRuns },
+      { name: 's01_demog', kind: 'survey', runs: surveyRuns },
+    ],
+    contacts: 80,
+    start: new Date(until - 14 * 24 * 3600 * 1000),
+    stepMs,
+  });
+  await server.start();
+  return server;
+}
