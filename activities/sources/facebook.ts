@@ -9,6 +9,7 @@
  * `facebook:<id>`; comments without `from` (the Graph leaves it out without page-level access) keep
  * `participant_uuid: null`.
  */
+import type { UuidTable } from '../deid/uuid-table';
 import { BadInputError } from '../errors';
 import { normaliseFacebookId } from '../deid/normalise';
 import type { FacebookSourceConfig } from './fetch-sources.config';
@@ -162,7 +163,7 @@ async function deidentifyComments(
   comments: readonly GraphComment[],
   dataset: string,
   postId: string,
-  table: import('../deid/uuid-table').UuidTable,
+  table: UuidTable,
 ): Promise<{ records: unknown[]; rejects: Reject[] }> {
   const rejects: Reject[] = [];
   const usable: Array<{ comment: GraphComment; created: string; id?: string }> = [];

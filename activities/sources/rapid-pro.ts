@@ -9,6 +9,7 @@
  * modified again after an earlier fetch appears again in a later window: its newest version wins
  * downstream (remap keeps the newest `modified_on` per run uuid).
  */
+import type { UuidTable } from '../deid/uuid-table';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../storage/atomic-write';
 import type { RapidProSourceConfig } from './fetch-sources.config';
@@ -142,7 +143,7 @@ async function deidentifyRuns(
   flow: PlannedFlow,
   testContacts: ReadonlySet<string>,
   urnOfContact: (uuid: string) => Promise<string | null>,
-  table: import('../deid/uuid-table').UuidTable,
+  table: UuidTable,
 ): Promise<{ records: unknown[]; rejects: Reject[] }> {
   const rejects: Reject[] = [];
   const usable: Array<{ run: RapidProRun; id: string }> = [];
@@ -189,7 +190,7 @@ async function deidentifyRuns(
 async function deidentifyContacts(
   contacts: readonly RapidProContact[],
   testContacts: ReadonlySet<string>,
-  table: import('../deid/uuid-table').UuidTable,
+  table: UuidTable,
 ): Promise<{ records: unknown[]; rejects: Reject[] }> {
   const rejects: Reject[] = [];
   const usable: Array<{ contact: RapidProContact; id: string }> = [];

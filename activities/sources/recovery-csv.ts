@@ -4,6 +4,7 @@
  * phone numbers, is downloaded to the OS temporary folder (never into the data root) and removed after.
  * Rows that cannot be used go to rejects.jsonl with their row number and a reason, never their cells.
  */
+import type { UuidTable } from '../deid/uuid-table';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -92,7 +93,7 @@ async function toRecords(
   header: readonly string[],
   flowType: 'activation' | 'survey',
   file: string,
-  table: import('../deid/uuid-table').UuidTable,
+  table: UuidTable,
 ): Promise<{ records: unknown[]; rejects: Reject[] }> {
   const column = (name: string) => header.indexOf(name);
   const [sender, message, receivedOn] = [column('Sender'), column('Message'), column('ReceivedOn')];
