@@ -24,6 +24,14 @@ export interface BlobStore {
   stat(uri: string): Promise<StoredObject | undefined>;
 }
 
+/** Reading objects back; kept apart from BlobStore so test doubles of the write side stay small. */
+export interface BlobReader {
+  /** Downloads `uri` to `localPath` (through a temporary name), checking its MD5; missing → BadInputError. */
+  getFile(uri: string, localPath: string): Promise<StoredObject>;
+  /** A small object's bytes (a token, a key file); missing → BadInputError. */
+  getBytes(uri: string): Promise<Buffer>;
+}
+
 export interface GsLocation {
   bucket: string;
   name: string;
@@ -41,10 +49,10 @@ export function objectUri(prefixUri: string, basename: string): string {
 }
 
 /** Sends each URI to the store for its scheme. */
-export class BlobStoreRouter implements BlobStore {
-  constructor(private readonly stores: { file: BlobStore; gs: BlobStore }) {}
+export class BlobStoreRouter implements BlobStore, BlobReader {
+  constructor(private readonly stores: { file: BlobStore & BlobReader; gs: BlobStore & BlobReader }) {}
 
-  private storeFor(uri: string): BlobStore {
+  private storeFor(uri: string): BlobStore & BlobReader {
     if (uri.startsWith('file://')) return this.stores.file;
     if (uri.startsWith('gs://')) return this.stores.gs;
     throw new BadInputError(`unsupported storage URI (expected gs:// or file://): ${uri}`);
@@ -56,5 +64,13 @@ export class BlobStoreRouter implements BlobStore {
 
   stat(uri: string): Promise<StoredObject | undefined> {
     return this.storeFor(uri).stat(uri);
+  }
+
+  getFile(uri: string, localPath: string): Promise<StoredObject> {
+    return this.storeFor(uri).getFile(uri, localPath);
+  }
+
+  getBytes(uri: string): Promise<Buffer> {
+    return this.storeFor(uri).getBytes(uri);
   }
 }

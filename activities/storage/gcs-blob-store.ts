@@ -2,7 +2,8 @@
 import type { Storage } from '@google-cloud/storage';
 
 import { AlreadyExistsError, BadInputError } from '../errors';
-import { type BlobStore, parseGsUri, type StoredObject } from './blob-store';
+import { streamToFileAtomic } from './atomic-write';
+import { type BlobReader, type BlobStore, parseGsUri, type StoredObject } from './blob-store';
 import { digestFile } from './hashing';
 
 /** Above this size uploads are resumable, so a dropped connection does not restart a large archive. */
@@ -13,7 +14,7 @@ function httpStatusOf(err: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
-export class GcsBlobStore implements BlobStore {
+export class GcsBlobStore implements BlobStore, BlobReader {
   constructor(private readonly storage: Storage) {}
 
   async putFile(localPath: string, uri: string, options: { contentType?: string } = {}): Promise<StoredObject> {
@@ -53,6 +54,29 @@ export class GcsBlobStore implements BlobStore {
       return { uri, location: uri, bytes: Number(metadata.size ?? 0), md5: String(metadata.md5Hash ?? '') };
     } catch (err) {
       if (httpStatusOf(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async getFile(uri: string, localPath: string): Promise<StoredObject> {
+    const stored = await this.stat(uri);
+    if (!stored) throw new BadInputError(`no object ${uri}`);
+    const { bucket, name } = parseGsUri(uri);
+    // validation: false because we compare the whole file's MD5 with the stat below ourselves.
+    const source = this.storage.bucket(bucket).file(name).createReadStream({ validation: false });
+    const copied = await streamToFileAtomic(source, localPath);
+    if (copied.md5 !== stored.md5) throw new Error(`checksum mismatch after downloading ${uri}`);
+    return stored;
+  }
+
+  async getBytes(uri: string): Promise<Buffer> {
+    const { bucket, name } = parseGsUri(uri);
+    try {
+      const [data] = await this.storage.bucket(bucket).file(name).download();
+      return data;
+    } catch (err) {
+      if (httpStatusOf(err) === 404) throw new BadInputError(`no object ${uri}`);
+      if (httpStatusOf(err) === 403 || httpStatusOf(err) === 401) throw new BadInputError(`no permission to read ${uri}`);
       throw err;
     }
   }

@@ -1,15 +1,15 @@
 /** The local-filesystem blob store: `file://` URIs, and `gs://bucket/name` kept as `<buckets root>/bucket/name`. */
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { BadInputError } from '../errors';
 import { streamToFileAtomic } from './atomic-write';
-import { type BlobStore, parseGsUri, type StoredObject } from './blob-store';
+import { type BlobReader, type BlobStore, parseGsUri, type StoredObject } from './blob-store';
 import { digestFile } from './hashing';
 
-export class LocalBlobStore implements BlobStore {
+export class LocalBlobStore implements BlobStore, BlobReader {
   constructor(private readonly bucketsRoot: string) {}
 
   /** The local path that holds the object named by `uri`. */
@@ -41,5 +41,22 @@ export class LocalBlobStore implements BlobStore {
     }
     const digests = await digestFile(path);
     return { uri, location: pathToFileURL(path).href, bytes: digests.bytes, md5: digests.md5 };
+  }
+
+  async getFile(uri: string, localPath: string): Promise<StoredObject> {
+    const stored = await this.stat(uri);
+    if (!stored) throw new BadInputError(`no object ${uri}`);
+    const copied = await streamToFileAtomic(createReadStream(this.pathOf(uri)), localPath);
+    if (copied.md5 !== stored.md5) throw new Error(`checksum mismatch after copying ${uri}`);
+    return stored;
+  }
+
+  async getBytes(uri: string): Promise<Buffer> {
+    try {
+      return await readFile(this.pathOf(uri));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BadInputError(`no object ${uri}`);
+      throw err;
+    }
   }
 }

@@ -1,0 +1,66 @@
+/**
+ * GCloudBucket source: objects that are already de-identified (JSON Lines or JSON), downloaded as they
+ * are. An object whose MD5 (from its metadata) equals the copy an earlier complete run of this source
+ * has is not downloaded again: the earlier file is hard-linked (raw/ files never change, so sharing is
+ * safe and costs no space).
+ */
+import { link, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BadInputError } from '../errors';
+import type { GcloudBucketSourceConfig } from './fetch-sources.config';
+import { uniqueFileName } from './recovery-csv';
+import { countLines, describeFile, readJsonIfExists } from './raw-files';
+import { sourceFolder, SUMMARY_FILE, type SourceRun, type SourceSummary } from './source-run';
+
+/** Complete earlier runs of this source, newest first. */
+async function earlierSummaries(dataRoot: string, source: string, runId: string): Promise<SourceSummary[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(sourceFolder(dataRoot, source));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const summaries: SourceSummary[] = [];
+  for (const entry of entries.filter((name) => name !== runId && !name.startsWith('.')).sort().reverse()) {
+    const summary = await readJsonIfExists<SourceSummary>(join(sourceFolder(dataRoot, source), entry, SUMMARY_FILE));
+    if (summary) summaries.push(summary);
+  }
+  return summaries;
+}
+
+export async function fetchGcloudBucket(run: SourceRun, config: GcloudBucketSourceConfig): Promise<SourceSummary> {
+  const { deps } = run;
+  const earlier = await earlierSummaries(deps.dataRoot, config.name, deps.runId);
+  const used = new Set<string>();
+  const inputs = [
+    ...config.activationFlowUrls.map((uri) => ({ uri, flowType: 'activation' as const })),
+    ...config.surveyFlowUrls.map((uri) => ({ uri, flowType: 'survey' as const })),
+  ];
+  for (const input of inputs) {
+    const extension = /\.json$/i.test(input.uri) ? '.json' : '.jsonl';
+    const name = uniqueFileName(used, input.flowType, input.uri, extension);
+    const path = join(run.folder, name);
+    if (!run.isFinished(name)) {
+      const stored = await deps.blobStore.stat(input.uri);
+      if (!stored) throw new BadInputError(`${config.name}: no object ${input.uri}`);
+      const same = earlier
+        .flatMap((summary) => summary.files.map((file) => ({ summary, file })))
+        .find(({ file }) => file.origin === input.uri && file.md5 === stored.md5);
+      if (same) {
+        await link(join(sourceFolder(deps.dataRoot, config.name), same.summary.runId, same.file.name), path);
+        deps.logger.info({ event: 'SourceObjectUnchanged', source: config.name, object: input.uri, reusedFrom: same.summary.runId }, 'same checksum as an earlier run: not downloaded');
+      } else {
+        await deps.blobStore.getFile(input.uri, path);
+        deps.logger.info({ event: 'SourceObjectDownloaded', source: config.name, object: input.uri, bytes: stored.bytes }, 'downloaded');
+      }
+    }
+    const records = extension === '.jsonl' ? await countLines(path) : jsonRecordCount(await readJsonIfExists<unknown>(path));
+    await run.placed(await describeFile(path, records), { flowType: input.flowType, origin: input.uri });
+  }
+  return run.complete();
+}
+
+function jsonRecordCount(value: unknown): number {
+  return Array.isArray(value) ? value.length : value === undefined ? 0 : 1;
+}

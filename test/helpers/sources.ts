@@ -1,0 +1,112 @@
+/** Shared set-up of the fetch-sources tests: a data root, a blob store, captured logs and heartbeats. */
+import { randomUUID } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import pino from 'pino';
+import type { UuidTable } from '../../activities/deid/uuid-table';
+import { fetchSourcesStage, type FetchSourcesConfig } from '../../activities/sources/fetch-sources.config';
+import type { FetchSourcesContext } from '../../activities/sources/fetch-sources';
+import { LocalBlobStore } from '../../activities/storage/local-blob-store';
+
+/**
+ * A UUID table backed by a Map, ONLY for unit tests of the fetch logic (branch `deid` provides the real
+ * local and Firestore tables). Same contract: normalised id → `<prefix><uuid4>`, stable per id.
+ */
+export class MapUuidTable implements UuidTable {
+  readonly forward = new Map<string, string>();
+  calls = 0;
+  constructor(private readonly prefix: string) {}
+
+  async dataToUuids(ids: readonly string[]): Promise<Map<string, string>> {
+    this.calls += 1;
+    const result = new Map<string, string>();
+    for (const id of ids) {
+      if (!this.forward.has(id)) this.forward.set(id, `${this.prefix}${randomUUID()}`);
+      result.set(id, this.forward.get(id)!);
+    }
+    return result;
+  }
+
+  async uuidsToData(uuids: readonly string[]): Promise<Map<string, string>> {
+    const reverse = new Map([...this.forward].map(([id, uuid]) => [uuid, id]));
+    return new Map(uuids.filter((uuid) => reverse.has(uuid)).map((uuid) => [uuid, reverse.get(uuid)!]));
+  }
+}
+
+export interface Harness {
+  context: FetchSourcesContext;
+  logs: string[];
+  heartbeats: Array<Record<string, unknown>>;
+  sleeps: number[];
+}
+
+/** A context for one attempt of the stage; `config` is parsed by the real schema. */
+export function sourcesContext(options: {
+  dataRoot: string;
+  runId: string;
+  config: Record<string, unknown>;
+  table: UuidTable;
+  now: Date;
+  bucketsRoot: string;
+  resumeFrom?: unknown;
+  onHeartbeat?: (details: Record<string, unknown>, count: number) => void;
+  fetch?: typeof globalThis.fetch;
+  logs?: string[];
+  blobStore?: FetchSourcesContext['blobStore'];
+}): Harness {
+  const logs = options.logs ?? [];
+  const heartbeats: Array<Record<string, unknown>> = [];
+  const sleeps: number[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
+  const stage: FetchSourcesConfig = fetchSourcesStage.parse({ stage: 'fetch-sources', ...options.config });
+  const context: FetchSourcesContext = {
+    request: { runId: options.runId, pipelineName: 'test', dataRoot: options.dataRoot, stage, upstream: {}, overwrite: false },
+    dataRoot: options.dataRoot,
+    blobStore: options.blobStore ?? new LocalBlobStore(options.bucketsRoot),
+    logger,
+    now: () => options.now,
+    reportProgress: (details) => {
+      // Payloads go through JSON, as Temporal's heartbeat details do.
+      const copy = JSON.parse(JSON.stringify(details)) as Record<string, unknown>;
+      heartbeats.push(copy);
+      options.onHeartbeat?.(copy, heartbeats.length);
+    },
+    ...(options.resumeFrom === undefined ? {} : { resumeFrom: options.resumeFrom }),
+    uuidTable: () => options.table,
+    ...(options.fetch ? { fetch: options.fetch } : {}),
+    http: {
+      sleep: async (ms) => void sleeps.push(ms),
+      backoffMs: 10,
+    },
+  };
+  return { context, logs, heartbeats, sleeps };
+}
+
+export async function readJsonl(path: string): Promise<Array<Record<string, unknown>>> {
+  const text = await readFile(path, 'utf8');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** Every file under a folder (recursively), for leak checks. */
+export async function allFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  async function walk(dir: string): Promise<void> {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else if ((await stat(path)).isFile()) out.push(path);
+    }
+  }
+  await walk(root);
+  return out;
+}
+
+/** The needles (tokens, phone numbers, names) found in any of the texts, with where. */
+export function leaks(texts: Array<{ where: string; text: string }>, needles: readonly string[]): string[] {
+  const found: string[] = [];
+  for (const { where, text } of texts) for (const needle of needles) if (text.includes(needle)) found.push(`${needle} in ${where}`);
+  return found;
+}
