@@ -140,7 +140,7 @@ export function normaliseFacebookId(raw: string): string {
   if (value.length === 0) throw new InvalidIdentifierError('facebook id', 'empty');
   if (!/^[0-9]+$/.test(value)) throw new InvalidIdentifierError('facebook id', 'not all digits');
   if (value.length > 32) throw new InvalidIdentifierError('facebook id', `too long (${value.length} digits)`);
-  return `facebook:${value.replace(/^0+(?=[0-9])/, '')}`;
+  return `facebook:${value}`;
 }
 
 // ---------------------------------------------------------------------------------------------------------
