@@ -1,6 +1,6 @@
 /**
- * `npm test`: installs the Go-built tools if missing, type-checks, lints, starts one Temporal dev server and one
- * fake-gcs-server for the whole run, runs every test file with node's test runner, and stops the servers
+ * `npm test`: installs the Go-built tools if missing, type-checks, lints, starts one Temporal dev server, one
+ * fake-gcs-server and one Firestore emulator for the whole run, runs every test file with node's test runner, and stops the servers
  * on every exit path. Extra arguments select test files.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { runMain, stopAllProcesses } from './lib/processes';
-import { startFakeGcsServer, startTemporalDevServer } from './lib/servers';
+import { startFakeGcsServer, startFirestoreEmulator, startTemporalDevServer } from './lib/servers';
 import { ensureTool, PROJECT_ROOT, TOOLS } from './lib/tools';
 
 async function main(): Promise<number> {
@@ -27,7 +27,10 @@ async function main(): Promise<number> {
   try {
     const temporal = await startTemporalDevServer({ dbFile: join(workDir, 'temporal.sqlite'), logFile: join(workDir, 'temporal.log') });
     const gcs = await startFakeGcsServer({ logFile: join(workDir, 'fake-gcs.log') });
-    console.log(`[test] Temporal dev server ${temporal.address} (pid ${temporal.process.pid}), fake-gcs-server ${gcs.endpoint} (pid ${gcs.process.pid})`);
+    const firestore = await startFirestoreEmulator({ logFile: join(workDir, 'firestore.log') });
+    console.log(
+      `[test] Temporal dev server ${temporal.address} (pid ${temporal.process.pid}), fake-gcs-server ${gcs.endpoint} (pid ${gcs.process.pid}), Firestore emulator ${firestore.host} (pid ${firestore.process.pid})`,
+    );
 
     const selected = process.argv.slice(2);
     const files = selected.length > 0 ? selected : readdirSync(join(PROJECT_ROOT, 'test')).filter((name) => name.endsWith('.test.ts')).sort().map((name) => join('test', name));
@@ -37,7 +40,13 @@ async function main(): Promise<number> {
       {
         cwd: PROJECT_ROOT,
         stdio: 'inherit',
-        env: { ...process.env, TEST_TEMPORAL_ADDRESS: temporal.address, TEST_GCS_ENDPOINT: gcs.endpoint, LOG_LEVEL: process.env.LOG_LEVEL ?? 'fatal' },
+        env: {
+          ...process.env,
+          TEST_TEMPORAL_ADDRESS: temporal.address,
+          TEST_GCS_ENDPOINT: gcs.endpoint,
+          TEST_FIRESTORE_EMULATOR_HOST: firestore.host,
+          LOG_LEVEL: process.env.LOG_LEVEL ?? 'fatal',
+        },
       },
     );
     return await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));

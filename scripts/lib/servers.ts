@@ -1,4 +1,7 @@
-/** The real servers the project runs against: Temporal's dev server and fake-gcs-server. */
+/** The real servers the project runs against: Temporal's dev server, fake-gcs-server and the Firestore emulator. */
+import { accessSync, constants, existsSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
 import { Connection } from '@temporalio/client';
 
 import { SEARCH_ATTRIBUTE_REGISTRATIONS, SEARCH_ATTRIBUTES } from '../../config/constants';
@@ -63,4 +66,57 @@ export async function startFakeGcsServer(options: { logFile: string }): Promise<
   );
   await waitUntil(`fake-gcs-server on ${endpoint}`, async () => (await fetch(`${endpoint}/storage/v1/b`)).ok, 30_000, process);
   return { endpoint, process };
+}
+
+export const FIRESTORE_EMULATOR_JAR = '/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar';
+
+export interface FirestoreEmulator {
+  /** `host:port`, what FIRESTORE_EMULATOR_HOST takes. */
+  host: string;
+  process: ManagedProcess;
+}
+
+/**
+ * The official Firestore emulator (Java), on a free loopback port. Java is started directly: the gcloud
+ * wrapper script would leave the JVM running when killed.
+ */
+export async function startFirestoreEmulator(options: { logFile: string; jar?: string }): Promise<FirestoreEmulator> {
+  const jar = options.jar ?? process.env.FIRESTORE_EMULATOR_JAR ?? FIRESTORE_EMULATOR_JAR;
+  const java = findOnPath('java');
+  if (!java) throw new Error('the Firestore emulator needs Java on PATH: install a JRE (e.g. `apt-get install default-jre-headless`)');
+  if (!existsSync(jar)) {
+    throw new Error(
+      `the Firestore emulator is not installed (${jar} is missing): install the Google Cloud CLI component (\`gcloud components install cloud-firestore-emulator\` or \`apt-get install google-cloud-cli-firestore-emulator\`), or set FIRESTORE_EMULATOR_JAR to its cloud-firestore-emulator.jar`,
+    );
+  }
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const child = startProcess(
+    'firestore emulator',
+    java,
+    ['-cp', jar, 'com.google.cloud.datastore.emulator.firestore.CloudFirestore', '--host=127.0.0.1', `--port=${port}`],
+    options.logFile,
+  );
+  // Its root answers "Ok" once it serves requests.
+  await waitUntil(`Firestore emulator on ${host}`, async () => (await fetch(`http://${host}/`)).ok, 60_000, child);
+  return { host, process: child };
+}
+
+/** Deletes every document of `projectId`'s default database in the emulator. */
+export async function clearFirestoreEmulator(host: string, projectId: string): Promise<void> {
+  const response = await fetch(`http://${host}/emulator/v1/projects/${encodeURIComponent(projectId)}/databases/(default)/documents`, { method: 'DELETE' });
+  if (!response.ok) throw new Error(`clearing the Firestore emulator failed: HTTP ${response.status} ${await response.text()}`);
+}
+
+function findOnPath(binary: string): string | undefined {
+  for (const folder of (process.env.PATH ?? '').split(delimiter)) {
+    if (!folder) continue;
+    try {
+      accessSync(join(folder, binary), constants.X_OK);
+      return join(folder, binary);
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }

@@ -19,6 +19,10 @@ export const testServers = {
   get gcsEndpoint(): string {
     return required('TEST_GCS_ENDPOINT');
   },
+  /** `host:port` of the Firestore emulator. */
+  get firestoreEmulatorHost(): string {
+    return required('TEST_FIRESTORE_EMULATOR_HOST');
+  },
 };
 
 export function fakeGcsStorage(): Storage {
