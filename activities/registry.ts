@@ -10,6 +10,8 @@ import { backupDataRootImplementation } from './archive/backup-data-root';
 import { backupDataRootStage } from './archive/backup-data-root.stage';
 import { uploadLogsImplementation } from './archive/upload-logs';
 import { uploadLogsStage } from './archive/upload-logs.stage';
+import { openUuidTable as openUuidTableOn } from './deid/open-uuid-table';
+import type { UuidTableConfig } from './deid/uuid-table';
 import { analysisGraphsImplementation } from './graphs/analysis-graphs';
 import { analysisGraphsStage } from './graphs/analysis-graphs.stage';
 import { qaImplementation } from './qa/qa';
@@ -18,6 +20,9 @@ import { type ActivityDeps,asActivity } from './runs/activity-wrapper';
 import { stageActivityOptions, stageConfigSchema, type StageDefinition, type StageRunsAs } from './runs/stage-definition';
 import { runStage, type StageImplementation } from './runs/stage-runner';
 import type { StagePlan, StageRequest, StageResult } from './runs/types';
+import { fetchSourcesImplementation } from './sources/fetch-sources';
+import { fetchSourcesStage } from './sources/fetch-sources.stage';
+import { isBlobReader } from './storage/blob-store';
 import { generateSeriesActivities } from './synth/generate-series';
 import { generateSeriesStage } from './synth/generate-series.stage';
 import { generateSyntheticImplementation } from './synth/generate-synthetic';
@@ -48,6 +53,7 @@ function childWorkflowStage<D extends StageDefinition & { runsAs: { kind: 'child
 }
 
 export const STAGE_REGISTRY = [
+  activityStage(fetchSourcesStage, fetchSourcesImplementation),
   activityStage(generateSyntheticStage, generateSyntheticImplementation),
   childWorkflowStage(generateSeriesStage, generateSeriesActivities),
   activityStage(qaStage, qaImplementation),
@@ -102,11 +108,18 @@ export type StageActivities = Record<ActivityStageName, (request: StageRequest) 
 /** Every stage's activities: one per one-activity stage (named after the stage), and each child-workflow stage's own. */
 export function createStageActivities(deps: ActivityDeps): StageActivities {
   const activities: Record<string, unknown> = {};
+  const { blobStore } = deps;
+  const openUuidTable = (config: UuidTableConfig) =>
+    openUuidTableOn(config, { dataHome: deps.dataHome, ...(isBlobReader(blobStore) ? { readObject: (uri: string) => blobStore.getBytes(uri) } : {}) });
   for (const entry of STAGE_REGISTRY) {
     if ('implementation' in entry) {
       const implementation = entry.implementation as unknown as StageImplementation;
       activities[entry.definition.name] = asActivity(deps, runOfRequest, (request: StageRequest, scope) =>
-        runStage(implementation, { request, dataRoot: scope.dataRoot, blobStore: deps.blobStore, logger: scope.logger, now: deps.now, reportProgress: scope.reportProgress, resumeFrom: scope.resumeFrom, signal: scope.signal }, scope.attempt),
+        runStage(
+          implementation,
+          { request, dataRoot: scope.dataRoot, blobStore: deps.blobStore, logger: scope.logger, now: deps.now, reportProgress: scope.reportProgress, resumeFrom: scope.resumeFrom, signal: scope.signal, openUuidTable },
+          scope.attempt,
+        ),
       );
     } else {
       Object.assign(activities, entry.activities(deps));

@@ -11,10 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
+
 import pino from 'pino';
+
 import type { UuidTable } from '../activities/deid/uuid-table';
 import { fetchSources } from '../activities/sources/fetch-sources';
-import { fetchSourcesStage } from '../activities/sources/fetch-sources.config';
+import { fetchSourcesConfigSchema } from '../activities/sources/fetch-sources.stage';
 import { BlobStoreRouter } from '../activities/storage/blob-store';
 import { LocalBlobStore } from '../activities/storage/local-blob-store';
 
@@ -56,7 +58,7 @@ async function main(): Promise<void> {
       server.once('exit', (code) => reject(new Error(`bench server exited (${code})`)));
     });
     writeFileSync(join(folder, 'token.txt'), 'bench-token');
-    const stage = fetchSourcesStage.parse({
+    const stage = fetchSourcesConfigSchema.parse({
       stage: 'fetch-sources',
       sources: [{ kind: 'rapid-pro', name: 'bench', baseUrl, tokenFileUrl: pathToFileURL(join(folder, 'token.txt')).href, activationFlowNames: ['bench_activation'], surveyFlowNames: ['bench_survey'] }],
       uuidTable: { backend: 'local', table: 'bench', uuidPrefix: 'avf-phone-uuid-' },

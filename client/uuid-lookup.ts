@@ -3,8 +3,8 @@
  * UUID table. The identifiers go to `out` (stdout) only, one `uuid<TAB>id` line each, in the order asked;
  * they are never logged. What is returned holds counts and unknown uuids, which are safe to report.
  */
-import { BadInputError } from '../activities/errors';
 import type { UuidTable } from '../activities/deid/uuid-table';
+import { BadInputError } from '../activities/errors';
 
 export interface UuidLookupResult {
   found: number;

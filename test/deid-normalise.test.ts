@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
+
 import pino from 'pino';
-import { BadInputError } from '../activities/errors';
+
 import { LocalUuidTable } from '../activities/deid/local-uuid-table';
 import {
   Deidentifier,
@@ -13,6 +14,7 @@ import {
   toTelUrn,
   type UuidTable,
 } from '../activities/deid/uuid-table';
+import { BadInputError } from '../activities/errors';
 import { temporaryFolder } from './helpers/environment';
 
 describe('phone number normalisation', () => {

@@ -4,16 +4,17 @@
  * per number must come out, the same in both, and the table must hold exactly one mapping per number.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess,spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
+
 import { FirestoreUuidTable } from '../activities/deid/firestore-uuid-table';
 import { LocalUuidTable } from '../activities/deid/local-uuid-table';
 import type { UuidTable, UuidTableCounters } from '../activities/deid/uuid-table';
+import { raceNumber, type RaceTask } from './helpers/deid-race-worker';
 import { temporaryFolder, testServers } from './helpers/environment';
 import { emulatorFirestore, uniqueName } from './helpers/firestore';
-import { raceNumber, type RaceTask } from './helpers/deid-race-worker';
 
 const WORKER = join(__dirname, 'helpers', 'deid-race-worker.ts');
 const PREFIX = 'avf-phone-uuid-';

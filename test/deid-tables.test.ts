@@ -3,13 +3,15 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+
 import type { Firestore } from '@google-cloud/firestore';
-import { uuidLookup } from '../client/uuid-lookup';
-import { BadInputError } from '../activities/errors';
+
 import { decodeDocumentId, encodeDocumentId, FirestoreUuidTable } from '../activities/deid/firestore-uuid-table';
 import { LocalUuidTable, localUuidTablePath } from '../activities/deid/local-uuid-table';
 import { openUuidTable } from '../activities/deid/open-uuid-table';
 import type { UuidTable } from '../activities/deid/uuid-table';
+import { BadInputError } from '../activities/errors';
+import { uuidLookup } from '../client/uuid-lookup';
 import { temporaryFolder, testServers } from './helpers/environment';
 import { clearEmulatorProject, emulatorFirestore, uniqueName } from './helpers/firestore';
 

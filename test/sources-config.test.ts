@@ -1,9 +1,11 @@
 /** The fetch-sources config: the seed's fields in camelCase, every problem named by its field path. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+
 import pino from 'pino';
-import { fetchSourcesStage as stageSchema } from '../activities/sources/fetch-sources.config';
-import { fetchSourcesStage } from '../activities/sources/fetch-sources';
+
+import { fetchSourcesWork } from '../activities/sources/fetch-sources';
+import { fetchSourcesConfigSchema as stageSchema } from '../activities/sources/fetch-sources.stage';
 import { LocalBlobStore } from '../activities/storage/local-blob-store';
 import { MapUuidTable } from './helpers/sources';
 
@@ -28,7 +30,7 @@ function problems(value: unknown): string[] {
   return result.success ? [] : result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
 }
 
-describe('fetch-sources config', () => {
+describe('fetch-sources.stage', () => {
   it('accepts the seed’s configuration in camelCase, with defaults and a domain turned into a base URL', () => {
     const parsed = stageSchema.parse(valid);
     const rapidPro = parsed.sources[0]!;
@@ -79,8 +81,8 @@ describe('fetch-sources config', () => {
       reportProgress: () => undefined,
       uuidTable: () => new MapUuidTable('p-'),
     });
-    const first = JSON.stringify(await fetchSourcesStage.inputs(context('run-1')));
-    assert.notEqual(first, JSON.stringify(await fetchSourcesStage.inputs(context('run-2'))));
-    assert.equal(first, JSON.stringify(await fetchSourcesStage.inputs(context('run-1'))), 'a retried attempt of the same run has the same inputs');
+    const first = JSON.stringify(await fetchSourcesWork.inputs(context('run-1')));
+    assert.notEqual(first, JSON.stringify(await fetchSourcesWork.inputs(context('run-2'))));
+    assert.equal(first, JSON.stringify(await fetchSourcesWork.inputs(context('run-1'))), 'a retried attempt of the same run has the same inputs');
   });
 });

@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+
 import { BadInputError } from '../activities/errors';
-import { fetchSources, fetchSourcesStage } from '../activities/sources/fetch-sources';
+import { fetchSources, fetchSourcesWork } from '../activities/sources/fetch-sources';
 import { SourceUnavailableError } from '../activities/sources/http';
 import { temporaryFolder } from './helpers/environment';
 import { allFiles, leaks, MapUuidTable, readJsonl, sourcesContext } from './helpers/sources';
@@ -62,7 +63,7 @@ describe('fetch-sources: Facebook', () => {
   it('fetches comments and replies of posts by id and of posts matching a search window', async () => {
     const dataRoot = join(work, 'ok');
     const harness = sourcesContext({ dataRoot, runId: 'r1', config: config([byPosts, bySearch]), table: new MapUuidTable('avf-facebook-uuid-'), now: new Date(), bucketsRoot: work, logs });
-    const outputs = await fetchSourcesStage.run(harness.context);
+    const outputs = await fetchSourcesWork.run(harness.context);
     results.push(JSON.stringify(outputs));
     heartbeats.push(JSON.stringify(harness.heartbeats));
     const folder = join(dataRoot, 'raw', 'facebook', 'r1');

@@ -4,13 +4,15 @@
  * remapping and the project window — re-run on its own without fetching.
  */
 import assert from 'node:assert/strict';
-import type { Storage } from '@google-cloud/storage';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+
+import type { Storage } from '@google-cloud/storage';
 import pino from 'pino';
-import { fetchSourcesStage } from '../activities/sources/fetch-sources';
-import { fetchSourcesStage as fetchSourcesConfig } from '../activities/sources/fetch-sources.config';
+
+import { fetchSourcesWork } from '../activities/sources/fetch-sources';
+import { fetchSourcesConfigSchema as fetchSourcesConfig } from '../activities/sources/fetch-sources.stage';
 import { remapMessages } from '../activities/sources/remap';
 import { BlobStoreRouter } from '../activities/storage/blob-store';
 import { GcsBlobStore } from '../activities/storage/gcs-blob-store';
@@ -77,7 +79,7 @@ describe('fetch-sources: recovery CSV and bucket objects', () => {
     const dataRoot = join(work, 'root');
     const table = new MapUuidTable('avf-phone-uuid-');
     const harness = sourcesContext({ dataRoot, runId: 'r1', config: config(), table, now: new Date(), bucketsRoot: work, logs, blobStore });
-    const outputs = await fetchSourcesStage.run(harness.context);
+    const outputs = await fetchSourcesWork.run(harness.context);
     results.push(JSON.stringify(outputs), JSON.stringify(harness.heartbeats));
 
     const folder = join(dataRoot, 'raw', 'recovery', 'r1');
@@ -112,7 +114,7 @@ describe('fetch-sources: recovery CSV and bucket objects', () => {
   it('does not download a bucket object again while its checksum is unchanged', async () => {
     const dataRoot = join(work, 'root');
     const second = sourcesContext({ dataRoot, runId: 'r2', config: config(), table: new MapUuidTable('p-'), now: new Date(), bucketsRoot: work, logs, blobStore });
-    await fetchSourcesStage.run(second.context);
+    await fetchSourcesWork.run(second.context);
     const first = join(dataRoot, 'raw', 'bucket', 'r1', 'activation-activation.jsonl');
     const again = join(dataRoot, 'raw', 'bucket', 'r2', 'activation-activation.jsonl');
     assert.equal((await stat(first)).ino, (await stat(again)).ino, 'linked, not downloaded');
@@ -120,7 +122,7 @@ describe('fetch-sources: recovery CSV and bucket objects', () => {
 
     await storage.bucket(bucket).file('deid/activation.jsonl').save('{"participant_uuid":"avf-phone-uuid-3","rqa_raw":"new","sent_on":"2026-10-05T10:00:00Z"}\n');
     const third = sourcesContext({ dataRoot, runId: 'r3', config: config(), table: new MapUuidTable('p-'), now: new Date(), bucketsRoot: work, logs, blobStore });
-    const outputs = await fetchSourcesStage.run(third.context);
+    const outputs = await fetchSourcesWork.run(third.context);
     results.push(JSON.stringify(outputs));
     const changed = join(dataRoot, 'raw', 'bucket', 'r3', 'activation-activation.jsonl');
     assert.notEqual((await stat(first)).ino, (await stat(changed)).ino);

@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { pathToFileURL } from 'node:url';
+
 import { BadInputError } from '../activities/errors';
-import { fetchSources, fetchSourcesStage } from '../activities/sources/fetch-sources';
+import { fetchSources, fetchSourcesWork } from '../activities/sources/fetch-sources';
 import { SourceUnavailableError } from '../activities/sources/http';
 import { temporaryFolder } from './helpers/environment';
 import { allFiles, leaks, MapUuidTable, readJsonl, sourcesContext } from './helpers/sources';
@@ -76,7 +77,7 @@ describe('fetch-sources: Rapid Pro', () => {
     const table = new MapUuidTable('avf-phone-uuid-');
     const first = sourcesContext({ dataRoot, runId: '20261101T000000.000Z-aaaaaaa', config: config(), table, now: new Date('2026-11-01T00:00:00Z'), bucketsRoot: work, logs: allLogs });
     const before = server.requests.length;
-    const outputs = await fetchSourcesStage.run(first.context);
+    const outputs = await fetchSourcesWork.run(first.context);
     results.push(JSON.stringify(outputs));
     heartbeatTexts.push(JSON.stringify(first.heartbeats));
 
@@ -113,7 +114,7 @@ describe('fetch-sources: Rapid Pro', () => {
     for (let i = 0; i < 7; i += 1) server.addRun(flow, server.contacts[i]!, new Date(`2026-11-0${2 + (i % 3)}T10:00:00Z`));
     const second = sourcesContext({ dataRoot, runId: '20261105T000000.000Z-bbbbbbb', config: config(), table, now: new Date('2026-11-05T00:00:00Z'), bucketsRoot: work, logs: allLogs });
     const mark = server.requests.length;
-    const outputs2 = await fetchSourcesStage.run(second.context);
+    const outputs2 = await fetchSourcesWork.run(second.context);
     results.push(JSON.stringify(outputs2));
     const newRuns = await readJsonl(join(dataRoot, 'raw', 'rapid-pro', '20261105T000000.000Z-bbbbbbb', 'runs-csap-s01e01-activation.jsonl'));
     assert.equal(newRuns.length, 7);
@@ -175,7 +176,7 @@ describe('fetch-sources: Rapid Pro', () => {
       bucketsRoot: work,
       logs: allLogs,
     });
-    await fetchSourcesStage.run(harness.context);
+    await fetchSourcesWork.run(harness.context);
     const raw = await readJsonl(join(dataRoot, 'raw', 'rapid-pro', 'r1', 'runs-csap-s01e01-activation.jsonl'));
     assert.equal(raw.filter((run) => run.test_run === true).length, expected, 'raw keeps test runs, tagged');
     const messages = await readJsonl(join(dataRoot, 'raw', 'remapped', 'r1', 'messages.jsonl'));

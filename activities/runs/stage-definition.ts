@@ -44,6 +44,8 @@ export interface StageDefinition<Name extends string = string, Options extends z
   options: Options;
   policy: StagePolicy;
   runsAs: RunsAs;
+  /** Checks across fields (unique names, ordered dates), run even when single fields have problems, so one pass names them all. */
+  check?: (config: unknown, ctx: z.RefinementCtx) => void;
 }
 
 export function defineStage<const Name extends string, Options extends z.ZodRawShape, const RunsAs extends StageRunsAs>(
@@ -54,9 +56,8 @@ export function defineStage<const Name extends string, Options extends z.ZodRawS
 
 /** The stage's config as a run config writes it: `stage`, its own options, and the policy overrides. */
 export function stageConfigSchema<const Name extends string, Options extends z.ZodRawShape>(definition: StageDefinition<Name, Options>) {
-  return z
-    .strictObject({ stage: z.literal(definition.name), ...definition.options, ...stagePolicyOverrides })
-    .describe(definition.description);
+  const schema = z.strictObject({ stage: z.literal(definition.name), ...definition.options, ...stagePolicyOverrides });
+  return (definition.check ? schema.superRefine(definition.check, { when: () => true }) : schema).describe(definition.description);
 }
 
 /** The validated config of one stage (defaults applied). */

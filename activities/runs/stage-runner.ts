@@ -4,6 +4,8 @@
  */
 import type { Logger } from 'pino';
 
+import type { OpenedUuidTable } from '../deid/open-uuid-table';
+import type { UuidTableConfig } from '../deid/uuid-table';
 import type { BlobStore } from '../storage/blob-store';
 import { hashOfValue } from '../storage/hashing';
 import type { StageConfigFor, StageDefinition } from './stage-definition';
@@ -23,6 +25,8 @@ export interface StageContext<Config = { stage: string }> {
   resumeFrom?: unknown;
   /** Aborted when the activity is cancelled (run terminated or cancelled, worker shutting down). */
   signal: AbortSignal;
+  /** Opens the UUID table a stage's config names (de-identification); the caller closes it. */
+  openUuidTable(config: UuidTableConfig): Promise<OpenedUuidTable>;
 }
 
 /** What a one-activity stage does; paired with its definition in activities/registry.ts. */

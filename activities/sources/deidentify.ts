@@ -2,9 +2,9 @@
  * Turns the identities sources give (URNs, phone numbers, Facebook ids) into UUID-table uuids, a page at a
  * time, before anything is written. Raw ids live only in memory for the duration of one page.
  */
-import { BadInputError } from '../errors';
-import type { UuidTable } from '../deid/uuid-table';
 import { normaliseFacebookId, normalisePhoneNumber } from '../deid/normalise';
+import type { UuidTable } from '../deid/uuid-table';
+import { BadInputError } from '../errors';
 import type { BlobReader } from '../storage/blob-store';
 
 /**

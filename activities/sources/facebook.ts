@@ -9,12 +9,12 @@
  * `facebook:<id>`; comments without `from` (the Graph leaves it out without page-level access) keep
  * `participant_uuid: null`.
  */
+import { normaliseFacebookId } from '../deid/normalise';
 import type { UuidTable } from '../deid/uuid-table';
 import { BadInputError } from '../errors';
-import { normaliseFacebookId } from '../deid/normalise';
-import type { FacebookSourceConfig } from './fetch-sources.config';
 import { readToken, uuidsFor } from './deidentify';
-import { getJson, sameOriginUrl, type HttpPolicy, type Verdict } from './http';
+import type { FacebookSourceConfig } from './fetch-sources.stage';
+import { getJson, type HttpPolicy, sameOriginUrl, type Verdict } from './http';
 import type { Reject, SourceRun, SourceSummary } from './source-run';
 
 // Throttling per Graph's error-handling guide: app, user, page and custom limits (341: application limit).

@@ -8,20 +8,23 @@
  * attempt's unreported files — is cleared and the source fetched again; nothing another run wrote is
  * touched.
  */
-import type { Logger } from 'pino';
 import { join } from 'node:path';
+
+import type { Logger } from 'pino';
+
 import type { UuidTable } from '../deid/uuid-table';
-import type { BlobReader, BlobStore } from '../storage/blob-store';
+import type { StageContext, StageImplementation } from '../runs/stage-runner';
 import type { StageOutputs } from '../runs/types';
+import { type BlobReader, type BlobStore, isBlobReader } from '../storage/blob-store';
 import { fetchFacebook } from './facebook';
-import type { FetchSourcesConfig } from './fetch-sources.config';
+import { type FetchSourcesConfig, fetchSourcesStage as fetchSourcesDefinition } from './fetch-sources.stage';
 import { fetchGcloudBucket } from './gcloud-bucket';
 import type { FetchFn, HttpPolicy } from './http';
 import { advanceCursors, fetchRapidPro } from './rapid-pro';
 import { describeFile, readJsonIfExists, removeFolder } from './raw-files';
 import { fetchRecoveryCsv } from './recovery-csv';
 import { remapMessages, type RemapResult } from './remap';
-import { runFolder, SourceRun, SUMMARY_FILE, type FetchProgress, type SourceDeps, type SourceSummary } from './source-run';
+import { type FetchProgress, runFolder, type SourceDeps, SourceRun, type SourceSummary,SUMMARY_FILE } from './source-run';
 
 /**
  * What this stage needs from the stage runner's context, beyond the shared fields. The lead merges
@@ -126,7 +129,7 @@ export async function fetchOutputs(dataRoot: string, summaries: readonly SourceS
   return outputs;
 }
 
-export const fetchSourcesStage = {
+export const fetchSourcesWork = {
   version: 1,
   /**
    * The run id is part of the inputs: what a source holds changes without the config changing (new
@@ -153,3 +156,22 @@ export const fetchSourcesStage = {
     return fetchOutputs(context.dataRoot, summaries, remap);
   },
 };
+
+/** The registered stage: the work above with the worker's UUID table opened for the attempt and closed after it. */
+export const fetchSourcesImplementation: StageImplementation<typeof fetchSourcesDefinition> = {
+  version: fetchSourcesWork.version,
+  inputs: (context) => fetchSourcesWork.inputs(asFetchContext(context, () => Promise.reject(new Error('inputs need no UUID table')))),
+  async run(context) {
+    const opened = await context.openUuidTable(context.request.stage.uuidTable);
+    try {
+      return await fetchSourcesWork.run(asFetchContext(context, async () => opened.table));
+    } finally {
+      await opened.close();
+    }
+  },
+};
+
+function asFetchContext(context: StageContext<FetchSourcesConfig>, uuidTable: FetchSourcesContext['uuidTable']): FetchSourcesContext {
+  if (!isBlobReader(context.blobStore)) throw new Error('fetch-sources needs a blob store that can read objects');
+  return { ...context, blobStore: context.blobStore, uuidTable };
+}

@@ -6,11 +6,12 @@
  */
 import { link, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import { BadInputError } from '../errors';
-import type { GcloudBucketSourceConfig } from './fetch-sources.config';
-import { uniqueFileName } from './recovery-csv';
+import type { GcloudBucketSourceConfig } from './fetch-sources.stage';
 import { countLines, describeFile, readJsonIfExists } from './raw-files';
-import { sourceFolder, SUMMARY_FILE, type SourceRun, type SourceSummary } from './source-run';
+import { uniqueFileName } from './recovery-csv';
+import { sourceFolder, type SourceRun, type SourceSummary,SUMMARY_FILE } from './source-run';
 
 /** Complete earlier runs of this source, newest first. */
 async function earlierSummaries(dataRoot: string, source: string, runId: string): Promise<SourceSummary[]> {

@@ -5,6 +5,7 @@
  * Logs carry the endpoint path and status, never query strings, headers or bodies (tokens, ids).
  */
 import type { Logger } from 'pino';
+
 import { BadInputError } from '../errors';
 
 export type FetchFn = typeof globalThis.fetch;

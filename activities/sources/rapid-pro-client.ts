@@ -5,7 +5,7 @@
  * 429 with `Retry-After` seconds; 401/403 `{detail}` for a bad or under-privileged token.
  */
 import { BadInputError } from '../errors';
-import { getJson, retryAfterMs, sameOriginUrl, type HttpPolicy, type Verdict } from './http';
+import { getJson, type HttpPolicy, retryAfterMs, sameOriginUrl, type Verdict } from './http';
 
 export interface RapidProFlow {
   uuid: string;

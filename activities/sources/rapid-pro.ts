@@ -9,14 +9,15 @@
  * modified again after an earlier fetch appears again in a later window: its newest version wins
  * downstream (remap keeps the newest `modified_on` per run uuid).
  */
-import type { UuidTable } from '../deid/uuid-table';
 import { join } from 'node:path';
+
+import type { UuidTable } from '../deid/uuid-table';
 import { writeFileAtomic } from '../storage/atomic-write';
-import type { RapidProSourceConfig } from './fetch-sources.config';
 import { normaliseUrn, readToken, uuidsFor } from './deidentify';
+import type { RapidProSourceConfig } from './fetch-sources.stage';
 import { formatApiTime, nextMicrosecond, RapidProClient, type RapidProContact, type RapidProRun } from './rapid-pro-client';
 import { readJsonIfExists } from './raw-files';
-import { sourceFolder, type Reject, type SourceRun, type SourceSummary } from './source-run';
+import { type Reject, sourceFolder, type SourceRun, type SourceSummary } from './source-run';
 
 export const CURSORS_FILE = '.cursors.json';
 

@@ -6,9 +6,10 @@
  * page and appends from there.
  */
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rm, type FileHandle } from 'node:fs/promises';
+import { type FileHandle,mkdir, open, readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+
 import { commitTemporaryFile, temporaryPathFor } from '../storage/atomic-write';
 import { digestFile } from '../storage/hashing';
 

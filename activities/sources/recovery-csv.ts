@@ -4,16 +4,18 @@
  * phone numbers, is downloaded to the OS temporary folder (never into the data root) and removed after.
  * Rows that cannot be used go to rejects.jsonl with their row number and a reason, never their cells.
  */
-import type { UuidTable } from '../deid/uuid-table';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+
 import { parse } from 'csv-parse';
-import { BadInputError } from '../errors';
+
 import { normalisePhoneNumber } from '../deid/normalise';
-import type { RecoveryCsvSourceConfig } from './fetch-sources.config';
+import type { UuidTable } from '../deid/uuid-table';
+import { BadInputError } from '../errors';
 import { uuidsFor } from './deidentify';
+import type { RecoveryCsvSourceConfig } from './fetch-sources.stage';
 import type { Reject, SourceRun, SourceSummary } from './source-run';
 
 const ROWS_PER_PAGE = 1000;

@@ -24,11 +24,13 @@ import { createReadStream } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+
 import type { Logger } from 'pino';
+
 import { writeFileAtomic } from '../storage/atomic-write';
-import type { FetchSourcesConfig, SourceConfig } from './fetch-sources.config';
-import { JsonlAppender, readJsonIfExists, removeFolder, type FinishedFile } from './raw-files';
-import { sourceFolder, SUMMARY_FILE, type SourceSummary } from './source-run';
+import type { FetchSourcesConfig, SourceConfig } from './fetch-sources.stage';
+import { type FinishedFile,JsonlAppender, readJsonIfExists, removeFolder } from './raw-files';
+import { sourceFolder, type SourceSummary,SUMMARY_FILE } from './source-run';
 
 export const REMAPPED_FOLDER = 'remapped';
 

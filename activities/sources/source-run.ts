@@ -3,15 +3,17 @@
  * resumable units, a `rejects.jsonl` with a reason per record that could not be used, a heartbeat after
  * every page safely on disk, and `summary.json` written last, which marks the source complete.
  */
-import type { Logger } from 'pino';
 import { access, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+
+import type { Logger } from 'pino';
+
+import type { UuidTable } from '../deid/uuid-table';
 import { writeFileAtomic } from '../storage/atomic-write';
 import type { BlobReader, BlobStore } from '../storage/blob-store';
-import type { UuidTable } from '../deid/uuid-table';
-import type { SourceConfig } from './fetch-sources.config';
+import type { SourceConfig } from './fetch-sources.stage';
 import type { HttpPolicy } from './http';
-import { describeFile, JsonlAppender, type FinishedFile, type PartialFile } from './raw-files';
+import { describeFile, type FinishedFile, JsonlAppender, type PartialFile } from './raw-files';
 
 /** One unfinished unit (a flow's runs, a dataset's comments) and where its pagination stands. */
 export interface UnitProgress {

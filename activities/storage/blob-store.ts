@@ -32,6 +32,10 @@ export interface BlobReader {
   getBytes(uri: string): Promise<Buffer>;
 }
 
+export function isBlobReader(store: BlobStore): store is BlobStore & BlobReader {
+  return typeof (store as Partial<BlobReader>).getFile === 'function' && typeof (store as Partial<BlobReader>).getBytes === 'function';
+}
+
 export interface GsLocation {
   bucket: string;
   name: string;

@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+
 import { createFirestoreClient, FirestoreUuidTable } from '../../activities/deid/firestore-uuid-table';
 import { LocalUuidTable } from '../../activities/deid/local-uuid-table';
 import { Deidentifier } from '../../activities/deid/uuid-table';

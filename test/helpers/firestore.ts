@@ -1,5 +1,6 @@
 /** Firestore emulator helpers for the tests (the emulator itself is started by `npm test`). */
 import type { Firestore } from '@google-cloud/firestore';
+
 import { createFirestoreClient } from '../../activities/deid/firestore-uuid-table';
 import { clearFirestoreEmulator } from '../../scripts/lib/servers';
 import { testServers } from './environment';

@@ -2,10 +2,12 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import pino from 'pino';
+
 import type { UuidTable } from '../../activities/deid/uuid-table';
-import { fetchSourcesStage, type FetchSourcesConfig } from '../../activities/sources/fetch-sources.config';
 import type { FetchSourcesContext } from '../../activities/sources/fetch-sources';
+import { type FetchSourcesConfig,fetchSourcesConfigSchema } from '../../activities/sources/fetch-sources.stage';
 import { LocalBlobStore } from '../../activities/storage/local-blob-store';
 
 /**
@@ -58,7 +60,7 @@ export function sourcesContext(options: {
   const heartbeats: Array<Record<string, unknown>> = [];
   const sleeps: number[] = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void logs.push(line) });
-  const stage: FetchSourcesConfig = fetchSourcesStage.parse({ stage: 'fetch-sources', ...options.config });
+  const stage: FetchSourcesConfig = fetchSourcesConfigSchema.parse({ stage: 'fetch-sources', ...options.config });
   const context: FetchSourcesContext = {
     request: { runId: options.runId, pipelineName: 'test', dataRoot: options.dataRoot, stage, upstream: {}, overwrite: false },
     dataRoot: options.dataRoot,

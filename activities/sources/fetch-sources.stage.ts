@@ -1,7 +1,7 @@
 /**
  * Options of the `fetch-sources` stage: seed 004's RawDataSources, UUIDTable, TimestampRemappings,
  * SourceKeyRemappings, ProjectStartDate/EndDate and FilterTestMessages, in this project's camelCase.
- * Pure zod, no Node built-ins: the workflow sandbox imports it with the run config.
+ * Workflow-safe (zod only), like every stage definition.
  *
  * Seed fields with no home here, and why:
  * - `PipelineName`: the run config's `pipelineName`.
@@ -13,6 +13,8 @@
  *   Firestore client uses application default credentials (or an emulator).
  */
 import { z } from 'zod';
+
+import { defineStage, retryUpTo, type StageConfigFor, stageConfigSchema } from '../runs/stage-definition';
 
 const GCS_BUCKET = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
 
@@ -149,7 +151,8 @@ export const uuidTableConfig = z.strictObject({
   table: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/, 'letters, digits, _ and -'),
   uuidPrefix: z.string().regex(/^[a-z0-9-]{1,40}$/, 'lower-case letters, digits and -, e.g. avf-phone-uuid-'),
   credentialsFileUrl: objectUri.optional().describe('Firestore service-account key; application default credentials without it'),
-});
+  projectId: z.string().min(1).optional().describe('firestore: the Google Cloud project holding the table'),
+}).refine((table) => table.backend !== 'firestore' || table.projectId !== undefined, { message: 'the firestore backend needs projectId', path: ['projectId'] });
 
 export const sourceKeyRemapping = z.strictObject({
   sourceKey: z.string().min(1).describe('Key in the fetched records'),
@@ -201,18 +204,24 @@ export function checkFetchSources(value: unknown, ctx: z.RefinementCtx): void {
   }
 }
 
-const always = { when: () => true };
+export const fetchSourcesStage = defineStage({
+  name: 'fetch-sources',
+  description: 'Fetches Rapid Pro runs, bucket files, recovery CSVs and Facebook comments into raw/, de-identified',
+  options: fetchSourcesOptions,
+  check: checkFetchSources,
+  policy: {
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: '2 minutes',
+    retry: retryUpTo(6, '2 minutes'),
+    why: 'APIs rate-limit and fail for minutes at a time; a retried attempt resumes from its last heartbeat, so retrying is cheap',
+  },
+  runsAs: { kind: 'activity' },
+});
 
-/**
- * The stage entry of a run config. The lead's registry spreads the shared `retry`/`startToCloseTimeout`
- * options in, as the other stages do (config/pipeline-config.ts keeps them private for now).
- */
-export const fetchSourcesStage = z
-  .strictObject({ stage: z.literal('fetch-sources'), ...fetchSourcesOptions })
-  .superRefine(checkFetchSources, always)
-  .describe('Fetches Rapid Pro runs, bucket files, recovery CSVs and Facebook comments into raw/, de-identified');
+/** The stage's entry of a run config, as its own schema (for tests and tools). */
+export const fetchSourcesConfigSchema = stageConfigSchema(fetchSourcesStage);
 
-export type FetchSourcesConfig = z.infer<typeof fetchSourcesStage>;
+export type FetchSourcesConfig = StageConfigFor<typeof fetchSourcesStage>;
 export type SourceConfig = z.infer<typeof sourceConfig>;
 export type RapidProSourceConfig = z.infer<typeof rapidProSource>;
 export type GcloudBucketSourceConfig = z.infer<typeof gcloudBucketSource>;
