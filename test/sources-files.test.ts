@@ -93,7 +93,7 @@ describe('fetch-sources: recovery CSV and bucket objects', () => {
     assert.deepEqual(
       rejects.map((r) => [(r.at as { row: number }).row, r.reason]),
       [
-        [2501, 'Sender: not a phone number in international (E.164) form'],
+        [2501, 'Sender: not a valid phone number: contains letters'],
         [2502, 'ReceivedOn: not a date-time'],
         [2503, 'expected 3 cells, found 4'],
       ],

@@ -6,7 +6,12 @@ import { normalisePhoneNumber as toE164, toTelUrn } from './uuid-table';
 
 export { normaliseFacebookId } from './uuid-table';
 
-/** A phone number or `tel:` URN, in international form (sources store numbers with their country code). */
+/**
+ * A phone number or `tel:` URN. Sources store international numbers, sometimes without their `+`: a
+ * number with neither `+` nor `00` is read as carrying its country code.
+ */
 export function normalisePhoneNumber(raw: string): string {
-  return toTelUrn(toE164(raw));
+  const number = raw.trim().replace(/^tel:/i, '');
+  const international = /^[+]|^00/.test(number) ? number : `+${number}`;
+  return toTelUrn(toE164(international));
 }

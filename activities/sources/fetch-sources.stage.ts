@@ -152,7 +152,7 @@ export const uuidTableConfig = z.strictObject({
   uuidPrefix: z.string().regex(/^[a-z0-9-]{1,40}$/, 'lower-case letters, digits and -, e.g. avf-phone-uuid-'),
   credentialsFileUrl: objectUri.optional().describe('Firestore service-account key; application default credentials without it'),
   projectId: z.string().min(1).optional().describe('firestore: the Google Cloud project holding the table'),
-}).refine((table) => table.backend !== 'firestore' || table.projectId !== undefined, { message: 'the firestore backend needs projectId', path: ['projectId'] });
+});
 
 export const sourceKeyRemapping = z.strictObject({
   sourceKey: z.string().min(1).describe('Key in the fetched records'),
