@@ -12,6 +12,7 @@ import { openUuidTable } from '../activities/deid/open-uuid-table';
 import type { UuidTable } from '../activities/deid/uuid-table';
 import { temporaryFolder, testServers } from './helpers/environment';
 import { clearEmulatorProject, emulatorFirestore, uniqueName } from './helpers/firestore';
+import { startFirestoreEmulator } from '../scripts/lib/servers';
 
 const PREFIX = 'avf-phone-uuid-';
 const UUID4 = '[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}';
@@ -146,6 +147,13 @@ describe('Firestore layout', () => {
     assert.deepEqual((await mappings.doc('+252600000002').get()).data(), { uuid: uuids.get('+252600000002'), id: '+252600000002' });
     assert.deepEqual((await firestore.collection('tables').doc(name).get()).data(), { uuidPrefix: PREFIX });
     assert.deepEqual(await table.uuidsToData([`${PREFIX}legacy-1`]), new Map([[`${PREFIX}legacy-1`, '+252600000001']]));
+  });
+});
+
+describe('Firestore emulator start-up', () => {
+  it('fails loudly, saying what to install, when the emulator is missing', async () => {
+    const folder = await temporaryFolder('deid-emulator');
+    await assert.rejects(startFirestoreEmulator({ logFile: join(folder, 'firestore.log'), jar: join(folder, 'missing.jar') }), /not installed .*gcloud components install cloud-firestore-emulator/);
   });
 });
 
