@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Firestore } from '@google-cloud/firestore';
 import { uuidLookup } from '../client/uuid-lookup';
 import { BadInputError } from '../activities/errors';
-import { decodeDocumentId, encodeDocumentId, FirestoreUuidTable } from '../activities/deid/firestore-uuid-table';
+import { decodeDocumentId, encodeDocumentId, FirestoreTableError, FirestoreUuidTable, withoutIdentifiers } from '../activities/deid/firestore-uuid-table';
 import { LocalUuidTable, localUuidTablePath } from '../activities/deid/local-uuid-table';
 import { openUuidTable } from '../activities/deid/open-uuid-table';
 import type { UuidTable } from '../activities/deid/uuid-table';
@@ -133,6 +133,7 @@ describe('Firestore layout', () => {
       assert.doesNotMatch(encodeDocumentId(id), /[/._ ]/);
       assert.equal(decodeDocumentId(encodeDocumentId(id)), id);
     }
+    assert.equal(decodeDocumentId('100%'), '100%', 'an id an earlier pipeline stored unencoded');
   });
 
   it('stores tables/{table}/mappings/{id} → { uuid, id } and reads mappings written by earlier pipelines ({ uuid } only)', async () => {
@@ -147,6 +148,26 @@ describe('Firestore layout', () => {
     assert.deepEqual((await mappings.doc('+252600000002').get()).data(), { uuid: uuids.get('+252600000002'), id: '+252600000002' });
     assert.deepEqual((await firestore.collection('tables').doc(name).get()).data(), { uuidPrefix: PREFIX });
     assert.deepEqual(await table.uuidsToData([`${PREFIX}legacy-1`]), new Map([[`${PREFIX}legacy-1`, '+252600000001']]));
+  });
+});
+
+describe('Firestore errors', () => {
+  it('reach callers without the document ids Firestore puts in its messages, keeping the gRPC code', async () => {
+    const firestore = emulatorFirestore(projectId);
+    clients.push(firestore);
+    const ref = firestore.collection('tables').doc(uniqueName('errors')).collection('mappings').doc('+252611223344');
+    await ref.set({ uuid: `${PREFIX}x` });
+    const raw = await firestore.batch().create(ref, { uuid: `${PREFIX}y` }).commit().then(
+      () => assert.fail('creating an existing document must fail'),
+      (err: unknown) => err as Error,
+    );
+    assert.match(raw.message, /611223344/, 'the emulator names the document, as Firestore does');
+    const clean = withoutIdentifiers(raw);
+    assert.ok(clean instanceof FirestoreTableError);
+    assert.equal((clean as FirestoreTableError).code, 6);
+    assert.doesNotMatch(clean.message, /611223344/);
+    assert.equal(clean.cause, undefined);
+    assert.match(clean.message, /\/mappings\/\[id\]/);
   });
 });
 

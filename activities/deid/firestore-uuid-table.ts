@@ -37,7 +37,11 @@ export function encodeDocumentId(id: string): string {
 }
 
 export function decodeDocumentId(documentId: string): string {
-  return decodeURIComponent(documentId);
+  try {
+    return decodeURIComponent(documentId);
+  } catch {
+    return documentId; // an earlier pipeline's id with a bare `%`: it was never encoded
+  }
 }
 
 export interface FirestoreUuidTableOptions {
@@ -48,6 +52,29 @@ export interface FirestoreUuidTableOptions {
   readChunkSize?: number;
   /** Chunks in flight at once. */
   concurrency?: number;
+}
+
+/**
+ * Firestore's errors name the document (`…/mappings/+2547…`), which is an identifier: every error leaving
+ * this table is rebuilt with the document ids blanked and without the original as `cause`. The gRPC code
+ * stays, so callers can still tell transient failures apart.
+ */
+export class FirestoreTableError extends Error {
+  override readonly name = 'FirestoreTableError';
+  constructor(
+    message: string,
+    readonly code: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+export function withoutIdentifiers(err: unknown): Error {
+  if (err instanceof BadInputError || err instanceof FirestoreTableError) return err;
+  const source = err instanceof Error ? err : new Error(String(err));
+  const code = (source as { code?: unknown }).code;
+  const message = source.message.replace(/(\/mappings\/)[^\s,;)}\]'"]+/g, '$1[id]');
+  return new FirestoreTableError(`UUID table (Firestore): ${message}`, typeof code === 'number' ? code : undefined);
 }
 
 function isAlreadyExists(err: unknown): boolean {
@@ -71,6 +98,26 @@ export class FirestoreUuidTable implements UuidTable {
   }
 
   async dataToUuids(ids: readonly string[]): Promise<Map<string, string>> {
+    try {
+      return await this.mapToUuids(ids);
+    } catch (err) {
+      throw withoutIdentifiers(err);
+    }
+  }
+
+  async uuidsToData(uuids: readonly string[]): Promise<Map<string, string>> {
+    try {
+      return await this.mapToData(uuids);
+    } catch (err) {
+      throw withoutIdentifiers(err);
+    }
+  }
+
+  getCounters(): UuidTableCounters {
+    return { ...this.counters };
+  }
+
+  private async mapToUuids(ids: readonly string[]): Promise<Map<string, string>> {
     const unique = [...new Set(ids)];
     unique.forEach(checkNormalisedId);
     const refs = new Map(unique.map((id) => [id, this.mappings.doc(encodeDocumentId(id))]));
@@ -90,7 +137,7 @@ export class FirestoreUuidTable implements UuidTable {
     return found;
   }
 
-  async uuidsToData(uuids: readonly string[]): Promise<Map<string, string>> {
+  private async mapToData(uuids: readonly string[]): Promise<Map<string, string>> {
     const found = new Map<string, string>();
     const unique = [...new Set(uuids)].filter((uuid) => typeof uuid === 'string' && uuid.length > 0);
     await forEachConcurrently(chunksOf(unique, IN_QUERY_LIMIT), this.concurrency * 2, async (chunk) => {
@@ -102,10 +149,6 @@ export class FirestoreUuidTable implements UuidTable {
       }
     });
     return found;
-  }
-
-  getCounters(): UuidTableCounters {
-    return { ...this.counters };
   }
 
   /** Reads the chunk's documents into `found`; returns the ids that have none. */

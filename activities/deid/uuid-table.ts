@@ -73,8 +73,14 @@ export function chunksOf<T>(items: readonly T[], size: number): T[][] {
 /** Runs `task` over `items` with at most `concurrency` in flight; resolves when all are done, rejects on the first failure. */
 export async function forEachConcurrently<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failed = false;
   const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) await task(items[next++]!);
+    try {
+      while (!failed && next < items.length) await task(items[next++]!);
+    } catch (err) {
+      failed = true; // the other lanes take no new items
+      throw err;
+    }
   });
   await Promise.all(lanes);
 }
