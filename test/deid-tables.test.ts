@@ -9,7 +9,7 @@ import { BadInputError } from '../activities/errors';
 import { decodeDocumentId, encodeDocumentId, FirestoreTableError, FirestoreUuidTable, withoutIdentifiers } from '../activities/deid/firestore-uuid-table';
 import { LocalUuidTable, localUuidTablePath } from '../activities/deid/local-uuid-table';
 import { openUuidTable } from '../activities/deid/open-uuid-table';
-import type { UuidTable } from '../activities/deid/uuid-table';
+import { uuidTableConfigSchema, type UuidTable } from '../activities/deid/uuid-table';
 import { temporaryFolder, testServers } from './helpers/environment';
 import { clearEmulatorProject, emulatorFirestore, uniqueName } from './helpers/firestore';
 import { startFirestoreEmulator } from '../scripts/lib/servers';
@@ -181,7 +181,8 @@ describe('Firestore emulator start-up', () => {
 describe('openUuidTable', () => {
   it('opens the local table under <data home>/.uuid-tables/ and the Firestore table from FIRESTORE_EMULATOR_HOST', async () => {
     const dataHome = await temporaryFolder('deid-open');
-    const local = await openUuidTable({ backend: 'local', table: 'survey', uuidPrefix: PREFIX }, { dataHome });
+    // The config schema's output is what openUuidTable takes; the backend defaults to local.
+    const local = await openUuidTable(uuidTableConfigSchema.parse({ table: 'survey', uuidPrefix: PREFIX }), { dataHome });
     const localUuids = await local.table.dataToUuids(['+252612345678']);
     await local.close();
     assert.ok(existsSync(join(dataHome, '.uuid-tables', 'survey.sqlite')));
@@ -200,5 +201,8 @@ describe('openUuidTable', () => {
 
     await assert.rejects(openUuidTable({ backend: 'local', table: '../escape', uuidPrefix: PREFIX }, { dataHome }), BadInputError);
     await assert.rejects(openUuidTable({ backend: 'firestore', table: 't', uuidPrefix: PREFIX }, { dataHome }), BadInputError);
+    const problems = uuidTableConfigSchema.safeParse({ backend: 'firestore', table: 'a/b', uuidPrefix: 'x y', credentialsFileUrl: 's3://k' });
+    assert.deepEqual(problems.error?.issues.map((issue) => issue.path.join('.')).sort(), ['credentialsFileUrl', 'projectId', 'table', 'uuidPrefix']);
+    assert.deepEqual(uuidTableConfigSchema.safeParse({ backend: 'firestore', table: 't', uuidPrefix: PREFIX }).error?.issues.map((issue) => issue.path.join('.')), ['projectId']);
   });
 });
