@@ -4,10 +4,11 @@
  *
  * Why SQLite (better-sqlite3): it is a real transactional store that several worker processes on one
  * machine can share safely — file locks serialise writers, WAL lets readers run beside a writer — so the
- * local table keeps the Firestore table's guarantees without Java, a server or cloud credentials. Creating
- * mappings is `INSERT OR IGNORE` and a `SELECT` inside one `BEGIN IMMEDIATE` transaction per chunk: the
- * write lock is taken before anything is read, so whichever process inserts an id first, every process
- * reads back that one row; the other's candidate uuid is ignored. A `busy_timeout` makes a process wait for
+ * local table keeps the Firestore table's guarantees without Java, a server or cloud credentials. Existing
+ * mappings are read without a lock; the missing ones are created by `INSERT OR IGNORE` and read back by a
+ * `SELECT` inside one `BEGIN IMMEDIATE` transaction per chunk. That transaction takes the write lock before
+ * it reads, so whichever process inserts an id first, every process reads back that one row; the other's
+ * candidate uuid is ignored. A `busy_timeout` makes a process wait for
  * the lock instead of failing, `synchronous = FULL` makes a committed mapping survive a power cut (a
  * mapping lost after its uuid was written out would give that person a second uuid), and a UNIQUE index
  * on uuid serves the reverse look-up and forbids two ids sharing a uuid. The native module is built from
