@@ -3,7 +3,9 @@
  * stops it at the end), then for 100,000 phone numbers of which half are already mapped, shuffled together:
  *   - Firestore (emulator): a fresh table instance and Deidentifier, ids/s;
  *   - the emulator's ceiling in the same run: a bare batched getAll of the same 100,000 document ids
- *     (same chunk size and concurrency, nothing created), and the ratio de-identification / ceiling;
+ *     (same chunk size and concurrency, nothing created; best of two passes), and the ratio
+ *     de-identification / ceiling. De-identification does all of those reads plus 50,000 creates, so the
+ *     ratio stays well below 1 by construction;
  *   - the local SQLite table, ids/s.
  * Last line: `deid ids_per_s=<n> local_ids_per_s=<n> ceiling_ratio=<x>`. BENCH_DEID_IDS overrides the count.
  */
@@ -60,16 +62,20 @@ async function main(): Promise<number> {
       const counters = table.getCounters();
       if (counters.created !== count - known.length) throw new Error(`expected ${count - known.length} new mappings, created ${counters.created}`);
 
-      // The ceiling: the same documents read back by bare getAll calls, chunked as the table chunks them.
+      // The ceiling: the same documents read back by bare getAll calls, chunked as the table chunks them;
+      // the better of two passes, since the emulator shares the machine's cores.
       const mappings = firestore.collection('tables').doc('bench').collection('mappings');
-      start = process.hrtime.bigint();
-      let read = 0;
-      await forEachConcurrently(chunksOf(all, MAX_READ_CHUNK), CONCURRENCY, async (chunk) => {
-        const snapshots = await firestore.getAll(...chunk.map((id) => mappings.doc(encodeDocumentId(id))), { fieldMask: ['uuid'] });
-        read += snapshots.filter((snapshot) => snapshot.exists).length;
-      });
-      const ceilingSeconds = seconds(start);
-      if (read !== count) throw new Error(`ceiling read ${read} documents, expected ${count}`);
+      let ceilingSeconds = Infinity;
+      for (let pass = 0; pass < 2; pass++) {
+        start = process.hrtime.bigint();
+        let read = 0;
+        await forEachConcurrently(chunksOf(all, MAX_READ_CHUNK), CONCURRENCY, async (chunk) => {
+          const snapshots = await firestore.getAll(...chunk.map((id) => mappings.doc(encodeDocumentId(id))), { fieldMask: ['uuid'] });
+          read += snapshots.filter((snapshot) => snapshot.exists).length;
+        });
+        ceilingSeconds = Math.min(ceilingSeconds, seconds(start));
+        if (read !== count) throw new Error(`ceiling read ${read} documents, expected ${count}`);
+      }
 
       const deidRate = count / deidSeconds;
       const ceilingRate = count / ceilingSeconds;
