@@ -6,12 +6,13 @@ import { after, before, describe, it } from 'node:test';
 
 import type { Firestore } from '@google-cloud/firestore';
 
-import { decodeDocumentId, encodeDocumentId, FirestoreUuidTable } from '../activities/deid/firestore-uuid-table';
+import { decodeDocumentId, encodeDocumentId, FirestoreTableError, FirestoreUuidTable, withoutIdentifiers } from '../activities/deid/firestore-uuid-table';
 import { LocalUuidTable, localUuidTablePath } from '../activities/deid/local-uuid-table';
 import { openUuidTable } from '../activities/deid/open-uuid-table';
-import type { UuidTable } from '../activities/deid/uuid-table';
+import { type UuidTable,uuidTableConfigSchema } from '../activities/deid/uuid-table';
 import { BadInputError } from '../activities/errors';
 import { uuidLookup } from '../client/uuid-lookup';
+import { startFirestoreEmulator } from '../scripts/lib/servers';
 import { temporaryFolder, testServers } from './helpers/environment';
 import { clearEmulatorProject, emulatorFirestore, uniqueName } from './helpers/firestore';
 
@@ -134,6 +135,7 @@ describe('Firestore layout', () => {
       assert.doesNotMatch(encodeDocumentId(id), /[/._ ]/);
       assert.equal(decodeDocumentId(encodeDocumentId(id)), id);
     }
+    assert.equal(decodeDocumentId('100%'), '100%', 'an id an earlier pipeline stored unencoded');
   });
 
   it('stores tables/{table}/mappings/{id} → { uuid, id } and reads mappings written by earlier pipelines ({ uuid } only)', async () => {
@@ -151,10 +153,38 @@ describe('Firestore layout', () => {
   });
 });
 
+describe('Firestore errors', () => {
+  it('reach callers without the document ids Firestore puts in its messages, keeping the gRPC code', async () => {
+    const firestore = emulatorFirestore(projectId);
+    clients.push(firestore);
+    const ref = firestore.collection('tables').doc(uniqueName('errors')).collection('mappings').doc('+252611223344');
+    await ref.set({ uuid: `${PREFIX}x` });
+    const raw = await firestore.batch().create(ref, { uuid: `${PREFIX}y` }).commit().then(
+      () => assert.fail('creating an existing document must fail'),
+      (err: unknown) => err as Error,
+    );
+    assert.match(raw.message, /611223344/, 'the emulator names the document, as Firestore does');
+    const clean = withoutIdentifiers(raw);
+    assert.ok(clean instanceof FirestoreTableError);
+    assert.equal((clean as FirestoreTableError).code, 6);
+    assert.doesNotMatch(clean.message, /611223344/);
+    assert.equal(clean.cause, undefined);
+    assert.match(clean.message, /\/mappings\/\[id\]/);
+  });
+});
+
+describe('Firestore emulator start-up', () => {
+  it('fails loudly, saying what to install, when the emulator is missing', async () => {
+    const folder = await temporaryFolder('deid-emulator');
+    await assert.rejects(startFirestoreEmulator({ logFile: join(folder, 'firestore.log'), jar: join(folder, 'missing.jar') }), /not installed .*gcloud components install cloud-firestore-emulator/);
+  });
+});
+
 describe('openUuidTable', () => {
   it('opens the local table under <data home>/.uuid-tables/ and the Firestore table from FIRESTORE_EMULATOR_HOST', async () => {
     const dataHome = await temporaryFolder('deid-open');
-    const local = await openUuidTable({ backend: 'local', table: 'survey', uuidPrefix: PREFIX }, { dataHome });
+    // The config schema's output is what openUuidTable takes; the backend defaults to local.
+    const local = await openUuidTable(uuidTableConfigSchema.parse({ table: 'survey', uuidPrefix: PREFIX }), { dataHome });
     const localUuids = await local.table.dataToUuids(['+252612345678']);
     await local.close();
     assert.ok(existsSync(join(dataHome, '.uuid-tables', 'survey.sqlite')));
@@ -173,5 +203,8 @@ describe('openUuidTable', () => {
 
     await assert.rejects(openUuidTable({ backend: 'local', table: '../escape', uuidPrefix: PREFIX }, { dataHome }), BadInputError);
     await assert.rejects(openUuidTable({ backend: 'firestore', table: 't', uuidPrefix: PREFIX }, { dataHome }), BadInputError);
+    const problems = uuidTableConfigSchema.safeParse({ backend: 'firestore', table: 'a/b', uuidPrefix: 'x y', credentialsFileUrl: 's3://k' });
+    assert.deepEqual(problems.error?.issues.map((issue) => issue.path.join('.')).sort(), ['credentialsFileUrl', 'projectId', 'table', 'uuidPrefix']);
+    assert.deepEqual(uuidTableConfigSchema.safeParse({ backend: 'firestore', table: 't', uuidPrefix: PREFIX }).error?.issues.map((issue) => issue.path.join('.')), ['projectId']);
   });
 });

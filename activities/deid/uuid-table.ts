@@ -75,8 +75,14 @@ export function chunksOf<T>(items: readonly T[], size: number): T[][] {
 /** Runs `task` over `items` with at most `concurrency` in flight; resolves when all are done, rejects on the first failure. */
 export async function forEachConcurrently<T>(items: readonly T[], concurrency: number, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failed = false;
   const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) await task(items[next++]!);
+    try {
+      while (!failed && next < items.length) await task(items[next++]!);
+    } catch (err) {
+      failed = true; // the other lanes take no new items
+      throw err;
+    }
   });
   await Promise.all(lanes);
 }
@@ -163,7 +169,7 @@ export interface DeidentifierStats {
  */
 export class Deidentifier {
   private readonly cache = new Map<string, string>();
-  private readonly pending = new Map<string, Promise<string>>();
+  private readonly pending = new Map<string, Promise<void>>();
   private readonly stats: DeidentifierStats = { hits: 0, misses: 0, tableCalls: 0 };
   private readonly chunkSize: number;
 
@@ -178,15 +184,34 @@ export class Deidentifier {
   /** The uuids of `ids`, in the same order. */
   async deidentify(ids: readonly string[]): Promise<string[]> {
     const toFetch: string[] = [];
-    const waits: Array<Promise<string>> = [];
+    const waits = new Set<Promise<void>>();
     for (const id of new Set(ids)) {
       if (this.cache.has(id)) continue;
       const inFlight = this.pending.get(id);
-      if (inFlight) waits.push(inFlight);
+      if (inFlight) waits.add(inFlight);
       else toFetch.push(id);
     }
-    const fetches = chunksOf(toFetch, this.chunkSize).map((chunk) => this.fetchChunk(chunk));
-    await Promise.all([...fetches, ...waits]);
+    // Every chunk is reserved before the first is asked for, so a concurrent call waits for these ids
+    // instead of asking again; chunks then go one at a time (the table runs its own requests in parallel).
+    const jobs = chunksOf(toFetch, this.chunkSize).map((chunk) => this.reserve(chunk));
+    try {
+      for (const job of jobs) {
+        this.stats.tableCalls += 1;
+        const uuids = await this.table.dataToUuids(job.chunk);
+        for (const id of job.chunk) {
+          const uuid = uuids.get(id);
+          if (uuid === undefined) throw new Error('the UUID table gave no uuid for an id it was asked for');
+          this.cache.set(id, uuid);
+        }
+        job.settle();
+      }
+    } catch (err) {
+      for (const job of jobs) job.settle(err);
+      throw err;
+    } finally {
+      for (const id of toFetch) this.pending.delete(id);
+    }
+    await Promise.all(waits);
     this.stats.misses += toFetch.length;
     this.stats.hits += ids.length - toFetch.length;
     return ids.map((id) => this.cache.get(id)!);
@@ -205,32 +230,13 @@ export class Deidentifier {
     logger.info({ deid: this.getStats(), cached: this.cache.size }, message);
   }
 
-  private async fetchChunk(chunk: string[]): Promise<void> {
-    let release!: (uuids: Map<string, string> | undefined) => void;
-    const settled = new Promise<Map<string, string> | undefined>((resolve) => (release = resolve));
-    for (const id of chunk) {
-      const uuid = settled.then((uuids) => {
-        const found = uuids?.get(id);
-        if (found === undefined) throw new Error('the UUID table gave no uuid for an id it was asked for');
-        return found;
-      });
-      uuid.catch(() => undefined); // awaited by whoever waits on it; never an unhandled rejection
-      this.pending.set(id, uuid);
-    }
-    try {
-      this.stats.tableCalls += 1;
-      const uuids = await this.table.dataToUuids(chunk);
-      for (const id of chunk) {
-        const uuid = uuids.get(id);
-        if (uuid === undefined) throw new Error('the UUID table gave no uuid for an id it was asked for');
-        this.cache.set(id, uuid);
-      }
-      release(uuids);
-    } catch (err) {
-      release(undefined);
-      throw err;
-    } finally {
-      for (const id of chunk) this.pending.delete(id);
-    }
+  /** Marks `chunk` as being looked up; `settle` ends the wait of concurrent callers (with an error if given; a second call does nothing). */
+  private reserve(chunk: string[]): { chunk: string[]; settle: (err?: unknown) => void } {
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const done = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+    done.catch(() => undefined); // awaited by concurrent callers if any; never an unhandled rejection
+    for (const id of chunk) this.pending.set(id, done);
+    return { chunk, settle: (err) => (err === undefined ? resolve() : reject(err)) };
   }
 }
