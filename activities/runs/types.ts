@@ -11,6 +11,9 @@ export interface OutputRef {
   bytes?: number;
   sha256?: string;
   md5?: string;
+  /** Records in the file (JSON Lines), and records refused, where a stage counts them. */
+  records?: number;
+  rejected?: number;
 }
 
 export type StageOutputs = Record<string, OutputRef>;

@@ -17,7 +17,7 @@ import type { StageContext, StageImplementation } from '../runs/stage-runner';
 import type { StageOutputs } from '../runs/types';
 import { type BlobReader, type BlobStore, isBlobReader } from '../storage/blob-store';
 import { fetchFacebook } from './facebook';
-import { type FetchSourcesConfig, fetchSourcesStage as fetchSourcesDefinition } from './fetch-sources.stage';
+import { type FetchSourcesConfig, fetchSourcesStage as fetchSourcesDefinition, type SourceConfig } from './fetch-sources.stage';
 import { fetchGcloudBucket } from './gcloud-bucket';
 import type { FetchFn, HttpPolicy } from './http';
 import { advanceCursors, fetchRapidPro } from './rapid-pro';
@@ -56,6 +56,19 @@ function resumeFor(resumeFrom: unknown, runId: string, source: string): FetchPro
   return details && details.version === 1 && details.runId === runId && details.source === source ? (details as FetchProgress) : undefined;
 }
 
+function fetchSource(run: SourceRun, source: SourceConfig): Promise<SourceSummary> {
+  switch (source.kind) {
+    case 'rapid-pro':
+      return fetchRapidPro(run, source);
+    case 'gcloud-bucket':
+      return fetchGcloudBucket(run, source);
+    case 'recovery-csv':
+      return fetchRecoveryCsv(run, source);
+    case 'facebook':
+      return fetchFacebook(run, source);
+  }
+}
+
 export async function fetchSources(context: FetchSourcesContext): Promise<SourceSummary[]> {
   const { request, dataRoot, logger } = context;
   const config = request.stage;
@@ -85,21 +98,7 @@ export async function fetchSources(context: FetchSourcesContext): Promise<Source
     logger.info({ event: 'FetchingRawData', source: source.name, kind: source.kind, resumed: resume !== undefined }, 'fetching source');
     const run = await SourceRun.open(source, deps, resume);
     try {
-      let summary: SourceSummary;
-      switch (source.kind) {
-        case 'rapid-pro':
-          summary = await fetchRapidPro(run, source);
-          break;
-        case 'gcloud-bucket':
-          summary = await fetchGcloudBucket(run, source);
-          break;
-        case 'recovery-csv':
-          summary = await fetchRecoveryCsv(run, source);
-          break;
-        case 'facebook':
-          summary = await fetchFacebook(run, source);
-          break;
-      }
+      const summary = await fetchSource(run, source);
       logger.info({ event: 'SourceFetched', source: source.name, records: summary.records, rejected: summary.rejected, files: summary.files.length }, 'source fetched');
       summaries.push(summary);
     } catch (err) {
@@ -118,13 +117,13 @@ export async function fetchOutputs(dataRoot: string, summaries: readonly SourceS
   const outputs: StageOutputs = {};
   for (const summary of summaries) {
     const summaryFile = await describeFile(join(runFolder(dataRoot, summary.source, summary.runId), SUMMARY_FILE), summary.records);
-    outputs[summary.source] = { uri: summaryFile.uri, bytes: summaryFile.bytes, sha256: summaryFile.sha256, records: summary.records, rejected: summary.rejected } as StageOutputs[string];
+    outputs[summary.source] = { uri: summaryFile.uri, bytes: summaryFile.bytes, sha256: summaryFile.sha256, records: summary.records, rejected: summary.rejected };
     for (const file of [...summary.files, summary.rejects]) {
-      outputs[`${summary.source}/${file.name}`] = { uri: file.uri, bytes: file.bytes, sha256: file.sha256, records: file.records } as StageOutputs[string];
+      outputs[`${summary.source}/${file.name}`] = { uri: file.uri, bytes: file.bytes, sha256: file.sha256, records: file.records };
     }
   }
   for (const file of [remap.messages, remap.rejects]) {
-    outputs[`remapped/${file.name}`] = { uri: file.uri, bytes: file.bytes, sha256: file.sha256, records: file.records } as StageOutputs[string];
+    outputs[`remapped/${file.name}`] = { uri: file.uri, bytes: file.bytes, sha256: file.sha256, records: file.records };
   }
   return outputs;
 }

@@ -4,35 +4,20 @@
  * has is not downloaded again: the earlier file is hard-linked (raw/ files never change, so sharing is
  * safe and costs no space).
  */
-import { link, readdir } from 'node:fs/promises';
+import { link } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { BadInputError } from '../errors';
 import type { GcloudBucketSourceConfig } from './fetch-sources.stage';
 import { countLines, describeFile, readJsonIfExists } from './raw-files';
 import { uniqueFileName } from './recovery-csv';
-import { sourceFolder, type SourceRun, type SourceSummary,SUMMARY_FILE } from './source-run';
+import { completedRunSummaries, sourceFolder, type SourceRun, type SourceSummary } from './source-run';
 
-/** Complete earlier runs of this source, newest first. */
-async function earlierSummaries(dataRoot: string, source: string, runId: string): Promise<SourceSummary[]> {
-  let entries: string[];
-  try {
-    entries = await readdir(sourceFolder(dataRoot, source));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  const summaries: SourceSummary[] = [];
-  for (const entry of entries.filter((name) => name !== runId && !name.startsWith('.')).sort().reverse()) {
-    const summary = await readJsonIfExists<SourceSummary>(join(sourceFolder(dataRoot, source), entry, SUMMARY_FILE));
-    if (summary) summaries.push(summary);
-  }
-  return summaries;
-}
 
 export async function fetchGcloudBucket(run: SourceRun, config: GcloudBucketSourceConfig): Promise<SourceSummary> {
   const { deps } = run;
-  const earlier = await earlierSummaries(deps.dataRoot, config.name, deps.runId);
+  // Complete earlier runs of this source, newest first.
+  const earlier = (await completedRunSummaries(deps.dataRoot, config.name)).filter((summary) => summary.runId !== deps.runId).reverse();
   const used = new Set<string>();
   const inputs = [
     ...config.activationFlowUrls.map((uri) => ({ uri, flowType: 'activation' as const })),

@@ -21,7 +21,6 @@
  * records are not filtered. Every record dropped is counted in summary.json by reason.
  */
 import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -30,7 +29,7 @@ import type { Logger } from 'pino';
 import { writeFileAtomic } from '../storage/atomic-write';
 import type { FetchSourcesConfig, SourceConfig } from './fetch-sources.stage';
 import { type FinishedFile,JsonlAppender, readJsonIfExists, removeFolder } from './raw-files';
-import { sourceFolder, type SourceSummary,SUMMARY_FILE } from './source-run';
+import { completedRunSummaries, sourceFolder, type SourceSummary, SUMMARY_FILE } from './source-run';
 
 export const REMAPPED_FOLDER = 'remapped';
 
@@ -62,21 +61,6 @@ interface RawInput {
   path: string;
 }
 
-async function completeRuns(dataRoot: string, source: string, upTo: string): Promise<SourceSummary[]> {
-  let entries: string[];
-  try {
-    entries = await readdir(sourceFolder(dataRoot, source));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  const summaries: SourceSummary[] = [];
-  for (const entry of entries.filter((name) => !name.startsWith('.') && name <= upTo).sort()) {
-    const summary = await readJsonIfExists<SourceSummary>(join(sourceFolder(dataRoot, source), entry, SUMMARY_FILE));
-    if (summary) summaries.push(summary);
-  }
-  return summaries;
-}
 
 async function* lines(path: string): AsyncGenerator<{ line: number; value: unknown }> {
   const reader = createInterface({ input: createReadStream(path), crlfDelay: Infinity });
@@ -156,7 +140,7 @@ export async function remapMessages(options: { dataRoot: string; runId: string; 
 
   const inputs: RawInput[] = [];
   for (const source of config.sources) {
-    const runs = await completeRuns(dataRoot, source.name, runId);
+    const runs = (await completedRunSummaries(dataRoot, source.name)).filter((summary) => summary.runId <= runId);
     const chosen = source.kind === 'rapid-pro' ? runs : runs.slice(-1);
     for (const summary of chosen) {
       for (const file of summary.files) {

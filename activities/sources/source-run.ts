@@ -3,7 +3,7 @@
  * resumable units, a `rejects.jsonl` with a reason per record that could not be used, a heartbeat after
  * every page safely on disk, and `summary.json` written last, which marks the source complete.
  */
-import { access, rm } from 'node:fs/promises';
+import { access, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import type { Logger } from 'pino';
@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../storage/atomic-write';
 import type { BlobReader, BlobStore } from '../storage/blob-store';
 import type { SourceConfig } from './fetch-sources.stage';
 import type { HttpPolicy } from './http';
-import { describeFile, type FinishedFile, JsonlAppender, type PartialFile } from './raw-files';
+import { describeFile, type FinishedFile, JsonlAppender, type PartialFile, readJsonIfExists } from './raw-files';
 
 /** One unfinished unit (a flow's runs, a dataset's comments) and where its pagination stands. */
 export interface UnitProgress {
@@ -89,6 +89,23 @@ export function sourceFolder(dataRoot: string, source: string): string {
 
 export function runFolder(dataRoot: string, source: string, runId: string): string {
   return join(sourceFolder(dataRoot, source), runId);
+}
+
+/** The summaries of a source's complete runs (those whose summary.json was written), oldest run first. */
+export async function completedRunSummaries(dataRoot: string, source: string): Promise<SourceSummary[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(sourceFolder(dataRoot, source));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const summaries: SourceSummary[] = [];
+  for (const entry of entries.filter((name) => !name.startsWith('.')).sort()) {
+    const summary = await readJsonIfExists<SourceSummary>(join(runFolder(dataRoot, source, entry), SUMMARY_FILE));
+    if (summary) summaries.push(summary);
+  }
+  return summaries;
 }
 
 /** The page-level machinery one source's fetch runs in. */

@@ -7,8 +7,9 @@
  * Errors `{error:{message,type,code,error_subcode,fbtrace_id}}` with HTTP 400 (403 for rate limits).
  * Tokens are accepted as `Authorization: Bearer|OAuth <t>` or `access_token=`.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import { LoopbackHttpServer } from './loopback-server';
 
 export interface GraphServerComment {
   id: string;
@@ -55,41 +56,17 @@ export function graphTime(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, '+0000');
 }
 
-export class FacebookGraphServer {
+export class FacebookGraphServer extends LoopbackHttpServer<GraphFault> {
   readonly posts: GraphServerPost[] = [];
   readonly requests: GraphLoggedRequest[] = [];
-  private faults: GraphFault[] = [];
-  private server: Server | undefined;
   private trace = 0;
-  baseUrl = '';
 
-  constructor(private readonly options: { token: string; pageId: string; version?: string }) {}
+  constructor(private readonly options: { token: string; pageId: string; version?: string }) {
+    super();
+  }
 
   get version(): string {
     return this.options.version ?? 'v21.0';
-  }
-
-  async start(): Promise<string> {
-    this.server = createServer((req, res) => this.handle(req, res));
-    this.server.keepAliveTimeout = 1;
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this.baseUrl;
-  }
-
-  async stop(): Promise<void> {
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    this.server = undefined;
-  }
-
-  injectFault(fault: GraphFault): void {
-    this.faults.push({ ...fault });
-  }
-
-  clearFaults(): void {
-    this.faults = [];
   }
 
   /** A post with `comments` top-level comments, each with `repliesEach` replies, by `commenters`. */
@@ -112,7 +89,7 @@ export class FacebookGraphServer {
     return post;
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  protected handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', this.baseUrl);
     const query = Object.fromEntries(url.searchParams);
     const tokenParam = query.access_token;

@@ -6,8 +6,9 @@
  * Seeded with generated flows, contacts (tel: URNs) and runs; runs can be added later and faults
  * injected. The tests, the bench and the demo import it.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+import { LoopbackHttpServer } from './loopback-server';
 
 /** Microseconds since the epoch: API times have microsecond precision, JS Dates only milliseconds. */
 type Micros = bigint;
@@ -103,53 +104,21 @@ export interface SeedSpec {
   countryCode?: string;
 }
 
-export class RapidProServer {
+export class RapidProServer extends LoopbackHttpServer<Fault> {
   readonly flows: ServerFlow[] = [];
   readonly contacts: ServerContact[] = [];
   /** All runs, kept sorted by (modified_on, id) ascending. */
   private runs: ServerRun[] = [];
   readonly requests: LoggedRequest[] = [];
-  private faults: Fault[] = [];
-  private server: Server | undefined;
   private nextRunId = 1;
   private clock: Micros = 0n;
   private readonly random: () => number;
   pageSize: number;
-  baseUrl = '';
 
   constructor(private readonly options: RapidProServerOptions) {
+    super();
     this.pageSize = options.pageSize ?? 250;
     this.random = mulberry32(options.seed ?? 1);
-  }
-
-  async start(): Promise<string> {
-    this.server = createServer((req, res) => {
-      try {
-        this.handle(req, res);
-      } catch (err) {
-        res.writeHead(500, { 'Content-Type': 'text/html' }).end(`<h1>Server Error (500)</h1><!-- ${(err as Error).message} -->`);
-      }
-    });
-    // Keep-alive sockets would hold close() open; the client does not need them.
-    this.server.keepAliveTimeout = 1;
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this.baseUrl;
-  }
-
-  async stop(): Promise<void> {
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    this.server = undefined;
-  }
-
-  injectFault(fault: Fault): void {
-    this.faults.push({ ...fault });
-  }
-
-  clearFaults(): void {
-    this.faults = [];
   }
 
   get runCount(): number {
@@ -243,7 +212,7 @@ export class RapidProServer {
     }
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  protected handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', this.baseUrl);
     const endpoint = url.pathname.replace(/^\/api\/v2\//, '');
     const query = Object.fromEntries(url.searchParams);
