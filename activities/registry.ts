@@ -16,7 +16,7 @@ import { analysisGraphsImplementation } from './graphs/analysis-graphs';
 import { analysisGraphsStage } from './graphs/analysis-graphs.stage';
 import { qaImplementation } from './qa/qa';
 import { qaStage } from './qa/qa.stage';
-import { type ActivityDeps,asActivity } from './runs/activity-wrapper';
+import { type ActivityDeps, asActivity, runOfRequest } from './runs/activity-wrapper';
 import { stageActivityOptions, stageConfigSchema, type StageDefinition, type StageRunsAs } from './runs/stage-definition';
 import { runStage, type StageImplementation } from './runs/stage-runner';
 import type { StagePlan, StageRequest, StageResult } from './runs/types';
@@ -92,14 +92,6 @@ export function planStages(pipelineName: string, stages: ReadonlyArray<{ stage: 
   });
 }
 
-/** The run a stage request belongs to, for the run log. */
-export const runOfRequest = (request: StageRequest): { runId: string; pipelineName: string; dataRoot: string; bindings: Record<string, unknown> } => ({
-  runId: request.runId,
-  pipelineName: request.pipelineName,
-  dataRoot: request.dataRoot,
-  bindings: { stage: request.stage.stage },
-});
-
 type UnionToIntersection<U> = (U extends unknown ? (value: U) => void : never) extends (value: infer I) => void ? I : never;
 type ActivityStageName = Extract<Registry[number], { implementation: unknown }>['definition']['name'];
 type ChildStagesActivities = UnionToIntersection<Extract<Registry[number], { activities: unknown }> extends { activities: (deps: ActivityDeps) => infer A } ? A : never>;
@@ -114,7 +106,7 @@ export function createStageActivities(deps: ActivityDeps): StageActivities {
   for (const entry of STAGE_REGISTRY) {
     if ('implementation' in entry) {
       const implementation = entry.implementation as unknown as StageImplementation;
-      activities[entry.definition.name] = asActivity(deps, runOfRequest, (request: StageRequest, scope) =>
+      activities[entry.definition.name] = asActivity(deps, (request: StageRequest) => runOfRequest(request), (request: StageRequest, scope) =>
         runStage(
           implementation,
           { request, dataRoot: scope.dataRoot, blobStore: deps.blobStore, logger: scope.logger, now: deps.now, reportProgress: scope.reportProgress, resumeFrom: scope.resumeFrom, signal: scope.signal, openUuidTable },

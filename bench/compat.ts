@@ -7,7 +7,7 @@
  * Not part of npm test.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync,existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 

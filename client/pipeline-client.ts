@@ -2,7 +2,7 @@
  * Starting, finding, resuming and listing pipeline runs. Each helper returns a result the caller can act
  * on (already running, not found, cannot resume) instead of raw gRPC errors.
  */
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, type WorkflowHandle,WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 
 import type { StageName } from '../activities/registry';
@@ -11,7 +11,7 @@ import { pipelineWorkflowId, SEARCH_ATTRIBUTES } from '../config/constants';
 import { pipelineDataConverter } from '../config/payload-limit';
 import type { PipelineConfig } from '../config/pipeline-config';
 import type { Settings } from '../config/settings';
-import { pipelineRun, type PipelineRunInput,statusQuery } from '../workflows';
+import { pipelineRun, type PipelineRunInput, statusQuery } from '../workflows';
 import { newRunId } from './run-id';
 
 export async function connectClient(settings: Pick<Settings, 'temporalAddress' | 'temporalNamespace'>): Promise<Client> {

@@ -8,8 +8,7 @@ import { STAGE_CONFIG_SCHEMAS, STAGE_NAMES } from '../activities/registry';
 import { ConfigError, formatZodIssues } from './problems';
 import { hasParentSegment } from './schema-parts';
 
-export { ConfigError, formatPath, formatZodIssues,ProblemsError } from './problems';
-export { blobPrefixUri } from './schema-parts';
+export { ConfigError } from './problems';
 
 export const stageConfig = z.discriminatedUnion('stage', STAGE_CONFIG_SCHEMAS, {
   error: (issue) =>

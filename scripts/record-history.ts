@@ -3,7 +3,7 @@
  * histories (the run and its child workflows) to test/fixtures/histories/<workflow id>.json, where the
  * replay test checks that today's workflow code still replays them. Record a new file (keep the old ones) when a workflow change is made safe with patched().
  */
-import { cpSync,mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 

@@ -12,7 +12,7 @@ import { stringify as toYaml } from 'yaml';
 import { SEARCH_ATTRIBUTES } from '../config/constants';
 import { waitUntil } from '../scripts/lib/processes';
 import { temporaryFolder, testServers } from './helpers/environment';
-import { createPipelineTestContext, type PipelineTestContext,testBlobStore, testLogger } from './helpers/pipeline-worker';
+import { createPipelineTestContext, type PipelineTestContext, testBlobStore, testLogger } from './helpers/pipeline-worker';
 
 const run = promisify(execFile);
 const CLI = join(__dirname, '..', 'client', 'cli.ts');

@@ -4,7 +4,7 @@
  * per number must come out, the same in both, and the table must hold exactly one mapping per number.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess,spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';

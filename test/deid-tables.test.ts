@@ -9,7 +9,7 @@ import type { Firestore } from '@google-cloud/firestore';
 import { decodeDocumentId, encodeDocumentId, FirestoreTableError, FirestoreUuidTable, withoutIdentifiers } from '../activities/deid/firestore-uuid-table';
 import { LocalUuidTable, localUuidTablePath } from '../activities/deid/local-uuid-table';
 import { openUuidTable } from '../activities/deid/open-uuid-table';
-import { type UuidTable,uuidTableConfigSchema } from '../activities/deid/uuid-table';
+import { type UuidTable, uuidTableConfigSchema } from '../activities/deid/uuid-table';
 import { BadInputError } from '../activities/errors';
 import { uuidLookup } from '../client/uuid-lookup';
 import { startFirestoreEmulator } from '../scripts/lib/servers';

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { parse } from 'csv-parse/sync';
 
 import { BadInputError } from '../activities/errors';
-import { generateSeriesPeriod, planSeries, type SeriesOptions,shiftDate } from '../activities/synth/series';
+import { generateSeriesPeriod, planSeries, type SeriesOptions, shiftDate } from '../activities/synth/series';
 import { parseSynthSpec } from '../activities/synth/spec';
 import { temporaryFolder } from './helpers/environment';
 

@@ -2,7 +2,7 @@
 import { DefaultLogger, type LogLevel, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Logger } from 'pino';
 
-import { type ActivityDeps,createActivities } from '../activities';
+import { type ActivityDeps, createActivities } from '../activities';
 import { pipelineDataConverter } from '../config/payload-limit';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');

@@ -24,7 +24,7 @@ import {
 import type { BookkeepingActivities, FailureDetails } from '../activities';
 import type { StageName } from '../activities/registry';
 import type { RunManifest, StageOutputs, StagePlan, StageRecord, StageRequest, StageResult } from '../activities/runs/types';
-import { type RunStatusName,SEARCH_ATTRIBUTES } from '../config/constants';
+import { type RunStatusName, SEARCH_ATTRIBUTES } from '../config/constants';
 import type { PipelineConfig } from '../config/pipeline-config';
 import { preRegistryPlan, STAGE_REGISTRY_PATCH } from './pre-registry';
 

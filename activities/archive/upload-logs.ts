@@ -10,7 +10,7 @@ import { runLogPath } from '../runs/data-root';
 import type { StageImplementation } from '../runs/stage-runner';
 import type { StageOutputs } from '../runs/types';
 import { objectUri } from '../storage/blob-store';
-import { type FileToUpload,uploadFileOnce } from '../storage/upload-once';
+import { type FileToUpload, uploadFileOnce } from '../storage/upload-once';
 import type { uploadLogsStage } from './upload-logs.stage';
 
 export const uploadLogsImplementation: StageImplementation<typeof uploadLogsStage> = {

@@ -5,7 +5,7 @@
  */
 import type { TableSpec } from '../synth/spec';
 import { accumulateCsv } from './csv-pass';
-import { type Compared,comparedColumns } from './expected';
+import { type Compared, comparedColumns } from './expected';
 import { categoricalMetrics, type DatasetQa, numericalMetrics, pairTests, type QaWarning } from './output';
 
 export type { CategoricalMetric, CorrelationPValue, DatasetQa, NumericalMetric, QaWarning } from './output';

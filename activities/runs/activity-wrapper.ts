@@ -58,6 +58,11 @@ export interface RunScope {
   bindings?: Record<string, unknown>;
 }
 
+/** The run a stage's activity works for, from its request; `bindings` go on every log line with the stage name. */
+export function runOfRequest(request: { runId: string; pipelineName: string; dataRoot: string; stage: { stage: string } }, bindings: Record<string, unknown> = {}): RunScope {
+  return { runId: request.runId, pipelineName: request.pipelineName, dataRoot: request.dataRoot, bindings: { stage: request.stage.stage, ...bindings } };
+}
+
 /** What the wrapper hands the activity's body. */
 export interface ActivityScope {
   attempt: number;

@@ -5,7 +5,7 @@
 import { ConfigError, parsePipelineConfig } from '../../config/pipeline-config';
 import type { StageName } from '../registry';
 import { planStages } from '../registry';
-import { type ActivityDeps,asActivity } from './activity-wrapper';
+import { type ActivityDeps, asActivity } from './activity-wrapper';
 import { ensureDataRootLayout, resolveDataRoot, runLogPath } from './data-root';
 import { readRunManifest, writeRunManifest } from './manifest';
 import { openRunLogger } from './run-log';

@@ -24,7 +24,7 @@ import { advanceCursors, fetchRapidPro } from './rapid-pro';
 import { describeFile, readJsonIfExists, removeFolder } from './raw-files';
 import { fetchRecoveryCsv } from './recovery-csv';
 import { remapMessages, type RemapResult } from './remap';
-import { type FetchProgress, runFolder, type SourceDeps, SourceRun, type SourceSummary,SUMMARY_FILE } from './source-run';
+import { type FetchProgress, runFolder, type SourceDeps, SourceRun, type SourceSummary, SUMMARY_FILE } from './source-run';
 
 /**
  * What this stage needs from the stage runner's context, beyond the shared fields. The lead merges

@@ -6,7 +6,7 @@
  * page and appends from there.
  */
 import { createReadStream } from 'node:fs';
-import { type FileHandle,mkdir, open, readFile, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 

@@ -28,7 +28,7 @@ import type { Logger } from 'pino';
 
 import { writeFileAtomic } from '../storage/atomic-write';
 import type { FetchSourcesConfig, SourceConfig } from './fetch-sources.stage';
-import { type FinishedFile,JsonlAppender, readJsonIfExists, removeFolder } from './raw-files';
+import { type FinishedFile, JsonlAppender, readJsonIfExists, removeFolder } from './raw-files';
 import { completedRunSummaries, sourceFolder, type SourceSummary, SUMMARY_FILE } from './source-run';
 
 export const REMAPPED_FOLDER = 'remapped';

@@ -1,5 +1,5 @@
 /** Calendar math of date columns: the instants a column can take, and how they are written. */
-import { type ColumnOf,parseDate } from './spec';
+import { type ColumnOf, parseDate } from './spec';
 
 export const DAY = 86_400_000;
 

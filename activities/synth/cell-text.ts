@@ -1,5 +1,5 @@
 /** Writing text cells as bytes: pre-encoded cells, and quoting only when the text needs it. */
-import { type Delimiter,escapeCell } from '../storage/csv-cells';
+import { type Delimiter, escapeCell } from '../storage/csv-cells';
 import { ByteWriter } from './byte-writer';
 
 export const encode = (text: string): Buffer => Buffer.from(text, 'utf8');

@@ -4,15 +4,15 @@
  */
 import { alphabetIsSafe, escapeCell } from '../storage/csv-cells';
 import { ByteWriter } from './byte-writer';
-import { type DateCandidates,dateCandidates, formatDate } from './calendar';
+import { type DateCandidates, dateCandidates, formatDate } from './calendar';
 import { encode, isAscii, writeTextCell } from './cell-text';
 import * as base from './column-generator';
 import { BaseGenerator, type ColumnGenerator, type GeneratorContext, type PrimaryKey } from './column-generator';
-import { conditionalFactors, type SourceFactors,weightedRange } from './conditional';
+import { conditionalFactors, type SourceFactors, weightedRange } from './conditional';
 import { compileExpression, type Value } from './expression';
 import { IdText } from './id-text';
 import * as random from './random';
-import { type ColumnOf, type ColumnSpec,constraintsOn, groupSizeOf } from './spec';
+import { type ColumnOf, type ColumnSpec, constraintsOn, groupSizeOf } from './spec';
 import { parseTextPattern } from './text-pattern';
 import { WeightedChoice } from './weighted-choice';
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { BadInputError } from '../errors';
-import { type ActivityDeps,asActivity } from '../runs/activity-wrapper';
+import { type ActivityDeps, asActivity, runOfRequest } from '../runs/activity-wrapper';
 import { DATA_ROOT_LAYERS } from '../runs/data-root';
 import type { StageConfigFor } from '../runs/stage-definition';
 import type { StageOutputs, StageRequest } from '../runs/types';
@@ -65,6 +65,8 @@ export async function runSeriesPeriod(
   const { plan, seriesFolder, baseInputsHash } = await loadSeries(dataRoot, stage);
   if (period < 1 || period > stage.periods) throw new BadInputError(`period ${period} is outside 1 … ${stage.periods}`);
   const result = await generateSeriesPeriod(plan, period, { seriesFolder }, baseInputsHash, onProgress);
+  // Only the last period lists the series' datasets: listing 1 … k at every period k would cost O(periods²).
+  const index = period === stage.periods ? await writeDatasetIndex(seriesFolder, stage, period) : undefined;
   return {
     period,
     reused: result.reused,
@@ -72,7 +74,7 @@ export async function runSeriesPeriod(
     returningRows: result.returningRows,
     outputs: {
       dataset: { uri: pathToFileURL(result.dataset).href },
-      datasets: { uri: pathToFileURL(await writeDatasetIndex(seriesFolder, stage, period)).href },
+      ...(index ? { datasets: { uri: pathToFileURL(index).href } } : {}),
       spec: { uri: pathToFileURL(result.spec).href },
       reference: { uri: pathToFileURL(result.reference).href },
     },
@@ -86,8 +88,9 @@ export interface SeriesDatasetEntry {
 }
 
 /**
- * synth/<series>/period-<k>/datasets.json: the datasets of periods 1 … k, so a later stage gets the
- * series' datasets as references instead of searching folders. Deterministic, so rewriting it is harmless.
+ * synth/<series>/period-<k>/datasets.json, written by the series' last period k: the datasets of periods
+ * 1 … k, so a later stage gets them as references instead of searching folders. Deterministic, so a
+ * retry or a rerun rewriting it is harmless.
  */
 async function writeDatasetIndex(seriesFolder: string, stage: GenerateSeriesConfig, period: number): Promise<string> {
   const entries: SeriesDatasetEntry[] = [];
@@ -98,18 +101,11 @@ async function writeDatasetIndex(seriesFolder: string, stage: GenerateSeriesConf
 }
 
 type SeriesRequest = StageRequest<GenerateSeriesConfig>;
-const runOf = (request: SeriesRequest, bindings: Record<string, unknown> = {}) => ({
-  runId: request.runId,
-  pipelineName: request.pipelineName,
-  dataRoot: request.dataRoot,
-  bindings: { stage: request.stage.stage, ...bindings },
-});
-
 /** The activities the seriesRun child workflow calls (their names are part of recorded histories). */
 export function generateSeriesActivities(deps: ActivityDeps) {
   return {
     /** Checks a series against its spec before any period is written; returns what the periods share. */
-    planSeriesRun: asActivity(deps, (request: SeriesRequest) => runOf(request), async (request, { dataRoot, logger }) => {
+    planSeriesRun: asActivity(deps, (request: SeriesRequest) => runOfRequest(request), async (request, { dataRoot, logger }) => {
       const { baseInputsHash, seriesFolder, plan } = await loadSeries(dataRoot, request.stage);
       logger.info({ event: 'SeriesPlanned', series: request.stage.series, periods: request.stage.periods, rows: plan.rows }, 'series planned');
       return { baseInputsHash, seriesFolder: pathToFileURL(seriesFolder).href };
@@ -117,7 +113,7 @@ export function generateSeriesActivities(deps: ActivityDeps) {
     /** One period of a series: reused if an identical one exists, never overwritten otherwise. */
     generateSeriesPeriod: asActivity(
       deps,
-      (input: { request: SeriesRequest; period: number }) => runOf(input.request, { period: input.period }),
+      (input: { request: SeriesRequest; period: number }) => runOfRequest(input.request, { period: input.period }),
       async (input, { dataRoot, logger, reportProgress }) => {
         const outcome = await runSeriesPeriod(dataRoot, input.request.stage, input.period, reportProgress);
         logger.info({ event: 'GeneratingOutputs', series: input.request.stage.series, ...outcome }, outcome.reused ? 'period already generated' : 'period generated');

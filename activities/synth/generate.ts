@@ -4,7 +4,7 @@
  */
 import { Readable } from 'node:stream';
 
-import { type StreamedFile,streamToFileAtomic } from '../storage/atomic-write';
+import { type StreamedFile, streamToFileAtomic } from '../storage/atomic-write';
 import { csvLine, DELIMITERS, type OutputFormat } from '../storage/csv-cells';
 import { ByteWriter } from './byte-writer';
 import { type ColumnGenerator, createColumnGenerator, type GeneratorContext, IdGenerator, type PrimaryKey } from './columns';

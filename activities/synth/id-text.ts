@@ -2,12 +2,12 @@
  * Byte-level id encoding: ids as a bijection from an index in [0, size) to text, written straight as
  * bytes (digits, row numbers, letters, UUIDs).
  */
-import { alphabetIsSafe, type Delimiter,escapeCell } from '../storage/csv-cells';
+import { alphabetIsSafe, type Delimiter, escapeCell } from '../storage/csv-cells';
 import { ByteWriter } from './byte-writer';
 import { encode, writeTextCell } from './cell-text';
 import { alphabetIds, HEX_CODES } from './id-formats';
 import * as random from './random';
-import { type IdFormatSpec,idSpaceSize } from './spec';
+import { type IdFormatSpec, idSpaceSize } from './spec';
 
 // tsx compiles imports to getter calls on the module object; the hot loops call these local bindings.
 const { cellHash, nextHash } = random;

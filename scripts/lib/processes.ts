@@ -2,7 +2,7 @@
  * Processes this script spawns (servers), stopped by PID on every exit path: normal exit, an error,
  * SIGINT/SIGTERM. Nothing started here outlives the script unless it is explicitly detached.
  */
-import { type ChildProcess,spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 

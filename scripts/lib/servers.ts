@@ -5,7 +5,7 @@ import { delimiter, join } from 'node:path';
 import { Connection } from '@temporalio/client';
 
 import { SEARCH_ATTRIBUTE_REGISTRATIONS, SEARCH_ATTRIBUTES } from '../../config/constants';
-import { freePort, type ManagedProcess,startProcess, waitUntil } from './processes';
+import { freePort, type ManagedProcess, startProcess, waitUntil } from './processes';
 import { ensureTool, TOOLS } from './tools';
 
 /** True when a Temporal server answers at `address` with the project's search attributes registered. */

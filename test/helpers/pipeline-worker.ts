@@ -5,12 +5,12 @@ import pino from 'pino';
 
 import type { ActivityDeps } from '../../activities';
 import type { RunManifest } from '../../activities/runs/types';
-import { type BlobStore,BlobStoreRouter } from '../../activities/storage/blob-store';
+import { type BlobStore, BlobStoreRouter } from '../../activities/storage/blob-store';
 import { GcsBlobStore } from '../../activities/storage/gcs-blob-store';
 import { LocalBlobStore } from '../../activities/storage/local-blob-store';
-import { type StartOptions,startPipelineRun } from '../../client/pipeline-client';
+import { type StartOptions, startPipelineRun } from '../../client/pipeline-client';
 import { pipelineDataConverter } from '../../config/payload-limit';
-import { createPipelineWorker, type PipelineWorkerOptions,WORKFLOWS_PATH } from '../../worker/create-worker';
+import { createPipelineWorker, type PipelineWorkerOptions, WORKFLOWS_PATH } from '../../worker/create-worker';
 import { statusQuery } from '../../workflows';
 import { fakeGcsStorage, testServers } from './environment';
 

@@ -7,7 +7,7 @@ import pino from 'pino';
 
 import type { UuidTable } from '../../activities/deid/uuid-table';
 import type { FetchSourcesContext } from '../../activities/sources/fetch-sources';
-import { type FetchSourcesConfig,fetchSourcesConfigSchema } from '../../activities/sources/fetch-sources.stage';
+import { type FetchSourcesConfig, fetchSourcesConfigSchema } from '../../activities/sources/fetch-sources.stage';
 import { LocalBlobStore } from '../../activities/storage/local-blob-store';
 
 /**
