@@ -105,6 +105,9 @@ describe('run config', () => {
     assert.equal(resolveDataRoot('/srv/data', 'weekly'), '/srv/data/weekly');
     assert.equal(resolveDataRoot('/srv/data', '/mnt/other'), '/mnt/other');
     assert.throws(() => resolveDataRoot('/srv/data', '../x'), BadInputError);
+    // Its backup would hold the data home: the local UUID tables' raw phone numbers among them.
+    assert.throws(() => resolveDataRoot('/srv/data', '.'), /is the data home or contains it/);
+    assert.throws(() => resolveDataRoot('/srv/data', '/srv'), /is the data home or contains it/);
   });
 
   it('reads worker settings from the environment and names the variable of a bad value', () => {

@@ -28,6 +28,11 @@ export function resolveDataRoot(dataHome: string, dataRoot: string): string {
   if (!isAbsolute(dataRoot) && relative(dataHome, resolved).startsWith('..')) {
     throw new BadInputError(`dataRoot: ${dataRoot} escapes the data home ${dataHome}`);
   }
+  // The data home holds what no run may archive or upload: the local UUID tables (raw phone numbers),
+  // the local buckets, the Temporal database. A data root is a folder of its own, never the home or above it.
+  if (!relative(resolved, resolve(dataHome)).startsWith('..')) {
+    throw new BadInputError(`dataRoot: ${dataRoot} is the data home or contains it; name a folder of its own`);
+  }
   return resolved;
 }
 
