@@ -5,7 +5,6 @@
  * pages to show it stays flat. Last line: `fetch runs_per_s=<n> peak_rss_mb=<n>`.
  */
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,26 +13,11 @@ import { pathToFileURL } from 'node:url';
 
 import pino from 'pino';
 
-import type { UuidTable } from '../activities/deid/uuid-table';
+import { type OpenedUuidTable,openUuidTable } from '../activities/deid/open-uuid-table';
 import { fetchSources } from '../activities/sources/fetch-sources';
 import { fetchSourcesConfigSchema } from '../activities/sources/fetch-sources.stage';
 import { BlobStoreRouter } from '../activities/storage/blob-store';
 import { LocalBlobStore } from '../activities/storage/local-blob-store';
-
-/**
- * A Map-backed table: branch `deid`'s local table was not merged when this was written. Lookups are
- * in-memory, so the figure is the fetch path (HTTP, de-identification batching, fsynced JSONL appends).
- */
-class MapUuidTable implements UuidTable {
-  private readonly forward = new Map<string, string>();
-  async dataToUuids(ids: readonly string[]): Promise<Map<string, string>> {
-    for (const id of ids) if (!this.forward.has(id)) this.forward.set(id, `avf-phone-uuid-${randomUUID()}`);
-    return new Map(ids.map((id) => [id, this.forward.get(id)!]));
-  }
-  async uuidsToData(): Promise<Map<string, string>> {
-    return new Map();
-  }
-}
 
 async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_FETCH_RUNS ?? 100_000);
@@ -71,6 +55,7 @@ async function main(): Promise<void> {
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 20);
     const quarters: string[] = [];
     let nextQuarter = 1;
+    let table: OpenedUuidTable | undefined;
     const started = performance.now();
     const summaries = await fetchSources({
       request: { runId: 'bench', pipelineName: 'bench', dataRoot: join(folder, 'data'), stage, upstream: {}, overwrite: false },
@@ -86,8 +71,10 @@ async function main(): Promise<void> {
           nextQuarter += 1;
         }
       },
-      uuidTable: () => new MapUuidTable(),
+      // The worker's own path: the local (SQLite) table under the data home, opened as the stage opens it.
+      uuidTable: async (config) => (table = await openUuidTable(config, { dataHome: join(folder, 'home') })).table,
     });
+    await table?.close();
     const seconds = (performance.now() - started) / 1000;
     clearInterval(sampler);
     const fetched = summaries[0]!.files.filter((file) => file.name.startsWith('runs-')).reduce((sum, file) => sum + file.records, 0);

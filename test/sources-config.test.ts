@@ -7,7 +7,7 @@ import pino from 'pino';
 import { fetchSourcesWork } from '../activities/sources/fetch-sources';
 import { fetchSourcesConfigSchema as stageSchema } from '../activities/sources/fetch-sources.stage';
 import { LocalBlobStore } from '../activities/storage/local-blob-store';
-import { MapUuidTable } from './helpers/sources';
+import { RecordingUuidTable } from './helpers/sources';
 
 const valid = {
   stage: 'fetch-sources',
@@ -79,7 +79,7 @@ describe('fetch-sources.stage', () => {
       logger: pino({ level: 'silent' }),
       now: () => new Date(),
       reportProgress: () => undefined,
-      uuidTable: () => new MapUuidTable('p-'),
+      uuidTable: () => new RecordingUuidTable('p-'),
     });
     const first = JSON.stringify(await fetchSourcesWork.inputs(context('run-1')));
     assert.notEqual(first, JSON.stringify(await fetchSourcesWork.inputs(context('run-2'))));

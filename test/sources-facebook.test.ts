@@ -13,7 +13,7 @@ import { BadInputError } from '../activities/errors';
 import { fetchSources, fetchSourcesWork } from '../activities/sources/fetch-sources';
 import { SourceUnavailableError } from '../activities/sources/http';
 import { temporaryFolder } from './helpers/environment';
-import { allFiles, leaks, MapUuidTable, readJsonl, sourcesContext } from './helpers/sources';
+import { allFiles, leaks, readJsonl, RecordingUuidTable, sourcesContext } from './helpers/sources';
 import { FacebookGraphServer } from './servers/facebook-graph-server';
 
 const TOKEN = 'EAAG-page-token-9b1e44c07f3a2d68';
@@ -62,7 +62,7 @@ describe('fetch-sources: Facebook', () => {
 
   it('fetches comments and replies of posts by id and of posts matching a search window', async () => {
     const dataRoot = join(work, 'ok');
-    const harness = sourcesContext({ dataRoot, runId: 'r1', config: config([byPosts, bySearch]), table: new MapUuidTable('avf-facebook-uuid-'), now: new Date(), bucketsRoot: work, logs });
+    const harness = sourcesContext({ dataRoot, runId: 'r1', config: config([byPosts, bySearch]), table: new RecordingUuidTable('avf-facebook-uuid-'), now: new Date(), bucketsRoot: work, logs });
     const outputs = await fetchSourcesWork.run(harness.context);
     results.push(JSON.stringify(outputs));
     heartbeats.push(JSON.stringify(harness.heartbeats));
@@ -82,22 +82,22 @@ describe('fetch-sources: Facebook', () => {
 
   it('waits out rate limits (codes 4, 17, 32, 613) and gives up to a later retry when they persist', async () => {
     for (const code of [4, 17, 32, 613]) server.injectFault({ edge: 'comments', code, times: 1 });
-    const harness = sourcesContext({ dataRoot: join(work, 'limits'), runId: 'r1', config: config([byPosts]), table: new MapUuidTable('p-'), now: new Date(), bucketsRoot: work, logs });
+    const harness = sourcesContext({ dataRoot: join(work, 'limits'), runId: 'r1', config: config([byPosts]), table: new RecordingUuidTable('p-'), now: new Date(), bucketsRoot: work, logs });
     await fetchSources(harness.context);
     assert.deepEqual(harness.sleeps, [10, 20, 40, 80]);
 
     server.injectFault({ edge: 'comments', code: 613, times: 50 });
-    const persisting = sourcesContext({ dataRoot: join(work, 'limits2'), runId: 'r1', config: config([byPosts]), table: new MapUuidTable('p-'), now: new Date(), bucketsRoot: work, logs });
+    const persisting = sourcesContext({ dataRoot: join(work, 'limits2'), runId: 'r1', config: config([byPosts]), table: new RecordingUuidTable('p-'), now: new Date(), bucketsRoot: work, logs });
     await assert.rejects(fetchSources(persisting.context), (err) => err instanceof SourceUnavailableError);
   });
 
   it('fails for good on an invalid token (190) and a bad parameter (100)', async () => {
     server.clearFaults(); // what the previous test left
     await writeFile(join(work, 'expired.txt'), 'EAAG-expired');
-    const expired = sourcesContext({ dataRoot: join(work, 'e190'), runId: 'r1', config: config([byPosts], { tokenFileUrl: pathToFileURL(join(work, 'expired.txt')).href }), table: new MapUuidTable('p-'), now: new Date(), bucketsRoot: work, logs });
+    const expired = sourcesContext({ dataRoot: join(work, 'e190'), runId: 'r1', config: config([byPosts], { tokenFileUrl: pathToFileURL(join(work, 'expired.txt')).href }), table: new RecordingUuidTable('p-'), now: new Date(), bucketsRoot: work, logs });
     await assert.rejects(fetchSources(expired.context), (err) => err instanceof BadInputError && /facebook: the page token was refused .*190/.test(err.message));
 
-    const missing = sourcesContext({ dataRoot: join(work, 'e100'), runId: 'r1', config: config([{ name: 'gone', postIds: [`${PAGE}_999`] }]), table: new MapUuidTable('p-'), now: new Date(), bucketsRoot: work, logs });
+    const missing = sourcesContext({ dataRoot: join(work, 'e100'), runId: 'r1', config: config([{ name: 'gone', postIds: [`${PAGE}_999`] }]), table: new RecordingUuidTable('p-'), now: new Date(), bucketsRoot: work, logs });
     await assert.rejects(fetchSources(missing.context), (err) => err instanceof BadInputError && /bad parameter .*100/.test(err.message));
   });
 
@@ -110,7 +110,7 @@ describe('fetch-sources: Facebook', () => {
       dataRoot,
       runId: 'r1',
       config: config([bySearch]),
-      table: new MapUuidTable('p-'),
+      table: new RecordingUuidTable('p-'),
       now: new Date(),
       bucketsRoot: work,
       logs,
@@ -121,7 +121,7 @@ describe('fetch-sources: Facebook', () => {
     });
     const mark = server.requests.length;
     await assert.rejects(fetchSources(first.context), (err) => err === crash);
-    const second = sourcesContext({ dataRoot, runId: 'r1', config: config([bySearch]), table: new MapUuidTable('p-'), now: new Date(), bucketsRoot: work, logs, resumeFrom: last });
+    const second = sourcesContext({ dataRoot, runId: 'r1', config: config([bySearch]), table: new RecordingUuidTable('p-'), now: new Date(), bucketsRoot: work, logs, resumeFrom: last });
     await fetchSources(second.context);
     heartbeats.push(JSON.stringify(first.heartbeats), JSON.stringify(second.heartbeats));
     const asked = server.requests.slice(mark).map((r) => `${r.path}?${JSON.stringify(r.query)}`);

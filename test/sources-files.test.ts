@@ -18,7 +18,7 @@ import { BlobStoreRouter } from '../activities/storage/blob-store';
 import { GcsBlobStore } from '../activities/storage/gcs-blob-store';
 import { LocalBlobStore } from '../activities/storage/local-blob-store';
 import { createTestBucket, fakeGcsStorage, temporaryFolder } from './helpers/environment';
-import { allFiles, leaks, MapUuidTable, readJsonl, sourcesContext } from './helpers/sources';
+import { allFiles, leaks, readJsonl, RecordingUuidTable, sourcesContext } from './helpers/sources';
 
 const PHONES = ['+254711000001', '+254711000002', '+254711000003'];
 
@@ -77,7 +77,7 @@ describe('fetch-sources: recovery CSV and bucket objects', () => {
 
   it('turns recovery CSV rows into de-identified messages, bad rows into counted rejects', async () => {
     const dataRoot = join(work, 'root');
-    const table = new MapUuidTable('avf-phone-uuid-');
+    const table = new RecordingUuidTable('avf-phone-uuid-');
     const harness = sourcesContext({ dataRoot, runId: 'r1', config: config(), table, now: new Date(), bucketsRoot: work, logs, blobStore });
     const outputs = await fetchSourcesWork.run(harness.context);
     results.push(JSON.stringify(outputs), JSON.stringify(harness.heartbeats));
@@ -113,7 +113,7 @@ describe('fetch-sources: recovery CSV and bucket objects', () => {
 
   it('does not download a bucket object again while its checksum is unchanged', async () => {
     const dataRoot = join(work, 'root');
-    const second = sourcesContext({ dataRoot, runId: 'r2', config: config(), table: new MapUuidTable('p-'), now: new Date(), bucketsRoot: work, logs, blobStore });
+    const second = sourcesContext({ dataRoot, runId: 'r2', config: config(), table: new RecordingUuidTable('p-'), now: new Date(), bucketsRoot: work, logs, blobStore });
     await fetchSourcesWork.run(second.context);
     const first = join(dataRoot, 'raw', 'bucket', 'r1', 'activation-activation.jsonl');
     const again = join(dataRoot, 'raw', 'bucket', 'r2', 'activation-activation.jsonl');
@@ -121,7 +121,7 @@ describe('fetch-sources: recovery CSV and bucket objects', () => {
     assert.ok(logs.some((line) => line.includes('"SourceObjectUnchanged"') && line.includes('"reusedFrom":"r1"')));
 
     await storage.bucket(bucket).file('deid/activation.jsonl').save('{"participant_uuid":"avf-phone-uuid-3","rqa_raw":"new","sent_on":"2026-10-05T10:00:00Z"}\n');
-    const third = sourcesContext({ dataRoot, runId: 'r3', config: config(), table: new MapUuidTable('p-'), now: new Date(), bucketsRoot: work, logs, blobStore });
+    const third = sourcesContext({ dataRoot, runId: 'r3', config: config(), table: new RecordingUuidTable('p-'), now: new Date(), bucketsRoot: work, logs, blobStore });
     const outputs = await fetchSourcesWork.run(third.context);
     results.push(JSON.stringify(outputs));
     const changed = join(dataRoot, 'raw', 'bucket', 'r3', 'activation-activation.jsonl');

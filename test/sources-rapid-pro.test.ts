@@ -13,7 +13,7 @@ import { BadInputError } from '../activities/errors';
 import { fetchSources, fetchSourcesWork } from '../activities/sources/fetch-sources';
 import { SourceUnavailableError } from '../activities/sources/http';
 import { temporaryFolder } from './helpers/environment';
-import { allFiles, leaks, MapUuidTable, readJsonl, sourcesContext } from './helpers/sources';
+import { allFiles, leaks, readJsonl, RecordingUuidTable, sourcesContext } from './helpers/sources';
 import { RapidProServer } from './servers/rapid-pro-server';
 
 const TOKEN = 'rp-secret-token-5f1c2a9e77d04b3c';
@@ -74,7 +74,7 @@ describe('fetch-sources: Rapid Pro', () => {
 
   it('fetches every page of each flow and the contacts, de-identified, then only what is new', async () => {
     const dataRoot = join(work, 'incremental');
-    const table = new MapUuidTable('avf-phone-uuid-');
+    const table = new RecordingUuidTable('avf-phone-uuid-');
     const first = sourcesContext({ dataRoot, runId: '20261101T000000.000Z-aaaaaaa', config: config(), table, now: new Date('2026-11-01T00:00:00Z'), bucketsRoot: work, logs: allLogs });
     const before = server.requests.length;
     const outputs = await fetchSourcesWork.run(first.context);
@@ -129,7 +129,7 @@ describe('fetch-sources: Rapid Pro', () => {
     const dataRoot = join(work, 'faults');
     server.injectFault({ endpoint: 'runs.json', status: 429, times: 1, retryAfterSeconds: 3 });
     server.injectFault({ endpoint: 'runs.json', status: 500, times: 2 });
-    const harness = sourcesContext({ dataRoot, runId: 'r1', config: config(), table: new MapUuidTable('p-'), now: new Date('2026-11-01T00:00:00Z'), bucketsRoot: work, logs: allLogs });
+    const harness = sourcesContext({ dataRoot, runId: 'r1', config: config(), table: new RecordingUuidTable('p-'), now: new Date('2026-11-01T00:00:00Z'), bucketsRoot: work, logs: allLogs });
     await fetchSources(harness.context);
     assert.deepEqual(harness.sleeps, [3000, 10, 20]);
     assert.equal((await readJsonl(join(dataRoot, 'raw', 'rapid-pro', 'r1', 'runs-csap-s01e01-activation.jsonl'))).length, 35);
@@ -137,23 +137,23 @@ describe('fetch-sources: Rapid Pro', () => {
 
   it('gives up on a server that keeps failing with a retryable error, and on refused tokens with a non-retryable one', async () => {
     server.injectFault({ endpoint: 'runs.json', status: 503, times: 4 });
-    const failing = sourcesContext({ dataRoot: join(work, 'down'), runId: 'r1', config: config(), table: new MapUuidTable('p-'), now: new Date(), bucketsRoot: work, logs: allLogs });
+    const failing = sourcesContext({ dataRoot: join(work, 'down'), runId: 'r1', config: config(), table: new RecordingUuidTable('p-'), now: new Date(), bucketsRoot: work, logs: allLogs });
     await assert.rejects(fetchSources(failing.context), (err) => err instanceof SourceUnavailableError && !(err instanceof BadInputError));
 
     await writeFile(join(work, 'wrong.txt'), 'not-the-token');
-    const wrong = sourcesContext({ dataRoot: join(work, 'wrong'), runId: 'r1', config: config({}, { tokenFileUrl: pathToFileURL(join(work, 'wrong.txt')).href }), table: new MapUuidTable('p-'), now: new Date(), bucketsRoot: work, logs: allLogs });
+    const wrong = sourcesContext({ dataRoot: join(work, 'wrong'), runId: 'r1', config: config({}, { tokenFileUrl: pathToFileURL(join(work, 'wrong.txt')).href }), table: new RecordingUuidTable('p-'), now: new Date(), bucketsRoot: work, logs: allLogs });
     await assert.rejects(fetchSources(wrong.context), (err) => err instanceof BadInputError && /rapid-pro: the API token was refused/.test(err.message));
 
     await writeFile(join(work, 'viewer.txt'), 'viewer-token');
-    const forbidden = sourcesContext({ dataRoot: join(work, 'forbidden'), runId: 'r1', config: config({}, { tokenFileUrl: pathToFileURL(join(work, 'viewer.txt')).href }), table: new MapUuidTable('p-'), now: new Date(), bucketsRoot: work, logs: allLogs });
+    const forbidden = sourcesContext({ dataRoot: join(work, 'forbidden'), runId: 'r1', config: config({}, { tokenFileUrl: pathToFileURL(join(work, 'viewer.txt')).href }), table: new RecordingUuidTable('p-'), now: new Date(), bucketsRoot: work, logs: allLogs });
     await assert.rejects(fetchSources(forbidden.context), (err) => err instanceof BadInputError && /HTTP 403/.test(err.message));
 
-    const missing = sourcesContext({ dataRoot: join(work, 'missing'), runId: 'r1', config: config({}, { tokenFileUrl: pathToFileURL(join(work, 'nope.txt')).href }), table: new MapUuidTable('p-'), now: new Date(), bucketsRoot: work, logs: allLogs });
+    const missing = sourcesContext({ dataRoot: join(work, 'missing'), runId: 'r1', config: config({}, { tokenFileUrl: pathToFileURL(join(work, 'nope.txt')).href }), table: new RecordingUuidTable('p-'), now: new Date(), bucketsRoot: work, logs: allLogs });
     await assert.rejects(fetchSources(missing.context), (err) => err instanceof BadInputError && /rapid-pro: token file .*nope\.txt/.test(err.message));
   });
 
   it('refuses an unknown flow name, listing the flows that exist', async () => {
-    const harness = sourcesContext({ dataRoot: join(work, 'unknown'), runId: 'r1', config: config({}, { activationFlowNames: ['csap_s01e02_activation'] }), table: new MapUuidTable('p-'), now: new Date(), bucketsRoot: work, logs: allLogs });
+    const harness = sourcesContext({ dataRoot: join(work, 'unknown'), runId: 'r1', config: config({}, { activationFlowNames: ['csap_s01e02_activation'] }), table: new RecordingUuidTable('p-'), now: new Date(), bucketsRoot: work, logs: allLogs });
     await assert.rejects(fetchSources(harness.context), (err) => {
       assert.ok(err instanceof BadInputError);
       assert.match(err.message, /no flow named "csap_s01e02_activation"; the workspace has: "csap_demog", "csap_s01e01_activation"/);
@@ -171,7 +171,7 @@ describe('fetch-sources: Rapid Pro', () => {
       dataRoot,
       runId: 'r1',
       config: config({ filterTestMessages: true }, { testContactUuids: [testContact.uuid] }),
-      table: new MapUuidTable('p-'),
+      table: new RecordingUuidTable('p-'),
       now: new Date('2026-12-01T00:00:00Z'),
       bucketsRoot: work,
       logs: allLogs,
@@ -194,7 +194,7 @@ describe('fetch-sources: Rapid Pro', () => {
       dataRoot,
       runId,
       config: config(),
-      table: new MapUuidTable('p-'),
+      table: new RecordingUuidTable('p-'),
       now: new Date('2026-12-01T00:00:00Z'),
       bucketsRoot: work,
       logs: allLogs,
@@ -209,7 +209,7 @@ describe('fetch-sources: Rapid Pro', () => {
     await assert.rejects(fetchSources(firstAttempt.context), (err) => err === crash);
     assert.equal((last!.unit as { partial: { records: number } }).partial.records, 30);
 
-    const secondAttempt = sourcesContext({ dataRoot, runId, config: config(), table: new MapUuidTable('p-'), now: new Date('2026-12-02T00:00:00Z'), bucketsRoot: work, logs: allLogs, resumeFrom: last });
+    const secondAttempt = sourcesContext({ dataRoot, runId, config: config(), table: new RecordingUuidTable('p-'), now: new Date('2026-12-02T00:00:00Z'), bucketsRoot: work, logs: allLogs, resumeFrom: last });
     await fetchSources(secondAttempt.context);
     heartbeatTexts.push(JSON.stringify(firstAttempt.heartbeats), JSON.stringify(secondAttempt.heartbeats));
 
@@ -230,18 +230,18 @@ describe('fetch-sources: Rapid Pro', () => {
       if (String(input).includes('runs.json') && ++runsRequests === 3) throw new Error('connection reset by peer');
       return fetch(input, init);
     };
-    const first = sourcesContext({ dataRoot, runId: 'r1', config: config(), table: new MapUuidTable('p-'), now: new Date('2026-12-01T00:00:00Z'), bucketsRoot: work, logs: allLogs, fetch: dying });
+    const first = sourcesContext({ dataRoot, runId: 'r1', config: config(), table: new RecordingUuidTable('p-'), now: new Date('2026-12-01T00:00:00Z'), bucketsRoot: work, logs: allLogs, fetch: dying });
     first.context.http = { ...first.context.http, transientAttempts: 1 };
     await assert.rejects(fetchSources(first.context), /connection reset by peer/);
 
-    const second = sourcesContext({ dataRoot, runId: 'r1', config: config(), table: new MapUuidTable('p-'), now: new Date('2026-12-01T00:00:00Z'), bucketsRoot: work, logs: allLogs });
+    const second = sourcesContext({ dataRoot, runId: 'r1', config: config(), table: new RecordingUuidTable('p-'), now: new Date('2026-12-01T00:00:00Z'), bucketsRoot: work, logs: allLogs });
     await fetchSources(second.context);
     const runs = await readJsonl(join(dataRoot, 'raw', 'rapid-pro', 'r1', 'runs-csap-s01e01-activation.jsonl'));
     assert.equal(runs.length, countRunsOf(server, server.flows[0]!.uuid));
     assert.equal(new Set(runs.map((run) => run.run_uuid)).size, runs.length);
 
     const mark = server.requests.length;
-    const third = sourcesContext({ dataRoot, runId: 'r1', config: config(), table: new MapUuidTable('p-'), now: new Date('2026-12-01T00:00:00Z'), bucketsRoot: work, logs: allLogs });
+    const third = sourcesContext({ dataRoot, runId: 'r1', config: config(), table: new RecordingUuidTable('p-'), now: new Date('2026-12-01T00:00:00Z'), bucketsRoot: work, logs: allLogs });
     const summaries = await fetchSources(third.context);
     assert.equal(server.requests.length, mark, 'a complete source is not fetched again');
     assert.equal(summaries[0]!.records, runs.length + countRunsOf(server, server.flows[1]!.uuid) + server.contacts.length);

@@ -1,37 +1,44 @@
 /** Shared set-up of the fetch-sources tests: a data root, a blob store, captured logs and heartbeats. */
-import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 
 import pino from 'pino';
 
+import { LocalUuidTable } from '../../activities/deid/local-uuid-table';
 import type { UuidTable } from '../../activities/deid/uuid-table';
 import type { FetchSourcesContext } from '../../activities/sources/fetch-sources';
 import { type FetchSourcesConfig, fetchSourcesConfigSchema } from '../../activities/sources/fetch-sources.stage';
 import { LocalBlobStore } from '../../activities/storage/local-blob-store';
 
+const openTables: LocalUuidTable[] = [];
+after(() => openTables.forEach((table) => table.close()));
+
 /**
- * A UUID table backed by a Map, ONLY for unit tests of the fetch logic (branch `deid` provides the real
- * local and Firestore tables). Same contract: normalised id → `<prefix><uuid4>`, stable per id.
+ * The real local UUID table (SQLite, in a folder of its own), recording what the fetch asked of it so a
+ * test can check which identifiers were de-identified: `forward` holds every id → uuid it answered.
  */
-export class MapUuidTable implements UuidTable {
+export class RecordingUuidTable implements UuidTable {
   readonly forward = new Map<string, string>();
   calls = 0;
-  constructor(private readonly prefix: string) {}
+  private readonly table: LocalUuidTable;
+
+  constructor(uuidPrefix: string) {
+    this.table = new LocalUuidTable({ file: join(mkdtempSync(join(tmpdir(), 'uuid-table-')), 'table.sqlite'), uuidPrefix });
+    openTables.push(this.table);
+  }
 
   async dataToUuids(ids: readonly string[]): Promise<Map<string, string>> {
     this.calls += 1;
-    const result = new Map<string, string>();
-    for (const id of ids) {
-      if (!this.forward.has(id)) this.forward.set(id, `${this.prefix}${randomUUID()}`);
-      result.set(id, this.forward.get(id)!);
-    }
-    return result;
+    const answered = await this.table.dataToUuids(ids);
+    for (const [id, uuid] of answered) this.forward.set(id, uuid);
+    return answered;
   }
 
-  async uuidsToData(uuids: readonly string[]): Promise<Map<string, string>> {
-    const reverse = new Map([...this.forward].map(([id, uuid]) => [uuid, id]));
-    return new Map(uuids.filter((uuid) => reverse.has(uuid)).map((uuid) => [uuid, reverse.get(uuid)!]));
+  uuidsToData(uuids: readonly string[]): Promise<Map<string, string>> {
+    return this.table.uuidsToData(uuids);
   }
 }
 
