@@ -4,16 +4,24 @@
  *   status <run-id> [--json]
  *   resume <run-id> --from <stage> [--overwrite] [--follow]
  *   list [--limit N]
- * Exit codes: 0 done, 1 the run failed, 2 bad input, 3 not found.
+ *   uuid-lookup --table T [--backend local|firestore] [--project P] [--credentials URL] <uuid…>
+ * Exit codes: 0 done, 1 the run failed, 2 bad input, 3 not found (a run, or any of the uuids).
  */
 import type { Client } from '@temporalio/client';
 import { Command } from 'commander';
 
+import { openUuidTable } from '../activities/deid/open-uuid-table';
+import { BadInputError } from '../activities/errors';
 import { loadPipelineConfig } from '../config/load-config';
 import { ConfigError } from '../config/pipeline-config';
 import { readSettings } from '../config/settings';
+import { createBlobStore } from '../worker/dependencies';
 import { connectClient, getRunStatus, listRuns, resumePipelineRun, startPipelineRun, type StartResult } from './pipeline-client';
 import { followRun, printManifest } from './run-report';
+import { uuidLookup } from './uuid-lookup';
+
+/** Characters of a uuid4 in its usual form, after the table's prefix. */
+const UUID4_LENGTH = 36;
 
 const EXIT = { ok: 0, runFailed: 1, badInput: 2, notFound: 3 } as const;
 
@@ -111,9 +119,37 @@ async function main(argv: string[]): Promise<number> {
       });
     });
 
+  program
+    .command('uuid-lookup <uuids...>')
+    .description('the identifiers behind de-identified uuids, for people allowed to read the UUID table (to stdout only)')
+    .requiredOption('--table <name>', 'the UUID table')
+    .option('--backend <backend>', 'local (under the data home) or firestore', 'local')
+    .option('--project <id>', 'firestore: the Google Cloud project')
+    .option('--credentials <url>', 'firestore: a service-account key file (gs:// or file://)')
+    .action(async (uuids: string[], options: { table: string; backend: string; project?: string; credentials?: string }) => {
+      if (options.backend !== 'local' && options.backend !== 'firestore') throw new BadInputError(`--backend: expected local or firestore, got ${options.backend}`);
+      // A table refuses to open under another prefix than its own; every uuid carries it before its uuid4.
+      const uuidPrefix = uuids[0]!.slice(0, Math.max(0, uuids[0]!.length - UUID4_LENGTH));
+      const opened = await openUuidTable(
+        { backend: options.backend, table: options.table, uuidPrefix, ...(options.project ? { projectId: options.project } : {}), ...(options.credentials ? { credentialsFileUrl: options.credentials } : {}) },
+        { dataHome: settings.dataHome, readObject: (uri) => createBlobStore(settings).getBytes(uri) },
+      );
+      try {
+        const { unknown } = await uuidLookup(opened.table, uuids, (line) => console.log(line));
+        if (unknown.length > 0) console.error(`not in table ${options.table}: ${unknown.join(' ')}`);
+        exitCode = unknown.length > 0 ? EXIT.notFound : EXIT.ok;
+      } finally {
+        await opened.close();
+      }
+    });
+
   try {
     await program.parseAsync(argv);
   } catch (err) {
+    if (err instanceof BadInputError) {
+      console.error(err.message);
+      return EXIT.badInput;
+    }
     if (err instanceof ConfigError) {
       console.error(err.message);
       return EXIT.badInput;

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 
 import { stringify as toYaml } from 'yaml';
 
+import { LocalUuidTable, localUuidTablePath } from '../activities/deid/local-uuid-table';
 import { SEARCH_ATTRIBUTES } from '../config/constants';
 import { waitUntil } from '../scripts/lib/processes';
 import { temporaryFolder, testServers } from './helpers/environment';
@@ -102,5 +103,22 @@ describe('pipeline CLI', () => {
       assert.match(unknownStage.stderr, /its stages are backup-data-root, upload-logs/);
       assert.equal((await cli('status', '19700101T000000.000Z-0000000')).code, 3);
     });
+  });
+  it('looks uuids up in the local UUID table for authorised users: numbers on stdout only, unknown uuids named, exit 3', async () => {
+    const table = new LocalUuidTable({ file: localUuidTablePath(folder, 'cli-phones'), uuidPrefix: 'avf-phone-uuid-' });
+    const mapped = await table.dataToUuids(['+254700000001', '+254700000002']);
+    table.close();
+    const known = mapped.get('+254700000001')!;
+    const unknown = 'avf-phone-uuid-00000000-0000-4000-8000-000000000000';
+    const result = await cli('uuid-lookup', '--table', 'cli-phones', known, unknown);
+    assert.equal(result.code, 3, result.stderr);
+    assert.equal(result.stdout, `${known}\t+254700000001\n`);
+    assert.match(result.stderr, new RegExp(`not in table cli-phones: ${unknown}`));
+    assert.doesNotMatch(result.stderr, /\+2547/);
+    const all = await cli('uuid-lookup', '--table', 'cli-phones', known, mapped.get('+254700000002')!);
+    assert.equal(all.code, 0, all.stderr);
+    assert.equal(all.stdout.trim().split('\n').length, 2);
+    const bad = await cli('uuid-lookup', '--table', 'no/such', known);
+    assert.equal(bad.code, 2);
   });
 });
