@@ -10,7 +10,7 @@ import { backupDataRootImplementation } from './archive/backup-data-root';
 import { backupDataRootStage } from './archive/backup-data-root.stage';
 import { uploadLogsImplementation } from './archive/upload-logs';
 import { uploadLogsStage } from './archive/upload-logs.stage';
-import { openUuidTable as openUuidTableOn } from './deid/open-uuid-table';
+import { openUuidTableFor } from './deid/open-uuid-table';
 import type { UuidTableConfig } from './deid/uuid-table';
 import { analysisGraphsImplementation } from './graphs/analysis-graphs';
 import { analysisGraphsStage } from './graphs/analysis-graphs.stage';
@@ -22,7 +22,6 @@ import { runStage, type StageImplementation } from './runs/stage-runner';
 import type { StagePlan, StageRequest, StageResult } from './runs/types';
 import { fetchSourcesImplementation } from './sources/fetch-sources';
 import { fetchSourcesStage } from './sources/fetch-sources.stage';
-import { isBlobReader } from './storage/blob-store';
 import { generateSeriesActivities } from './synth/generate-series';
 import { generateSeriesStage } from './synth/generate-series.stage';
 import { generateSyntheticImplementation } from './synth/generate-synthetic';
@@ -100,9 +99,7 @@ export type StageActivities = Record<ActivityStageName, (request: StageRequest) 
 /** Every stage's activities: one per one-activity stage (named after the stage), and each child-workflow stage's own. */
 export function createStageActivities(deps: ActivityDeps): StageActivities {
   const activities: Record<string, unknown> = {};
-  const { blobStore } = deps;
-  const openUuidTable = (config: UuidTableConfig) =>
-    openUuidTableOn(config, { dataHome: deps.dataHome, ...(isBlobReader(blobStore) ? { readObject: (uri: string) => blobStore.getBytes(uri) } : {}) });
+  const openUuidTable = (config: UuidTableConfig) => openUuidTableFor(config, deps.dataHome, deps.blobStore);
   for (const entry of STAGE_REGISTRY) {
     if ('implementation' in entry) {
       const implementation = entry.implementation as unknown as StageImplementation;

@@ -10,7 +10,7 @@
 import type { Client } from '@temporalio/client';
 import { Command } from 'commander';
 
-import { openUuidTable } from '../activities/deid/open-uuid-table';
+import { openUuidTableFor } from '../activities/deid/open-uuid-table';
 import { BadInputError } from '../activities/errors';
 import { loadPipelineConfig } from '../config/load-config';
 import { ConfigError } from '../config/pipeline-config';
@@ -130,9 +130,10 @@ async function main(argv: string[]): Promise<number> {
       if (options.backend !== 'local' && options.backend !== 'firestore') throw new BadInputError(`--backend: expected local or firestore, got ${options.backend}`);
       // A table refuses to open under another prefix than its own; every uuid carries it before its uuid4.
       const uuidPrefix = uuids[0]!.slice(0, Math.max(0, uuids[0]!.length - UUID4_LENGTH));
-      const opened = await openUuidTable(
+      const opened = await openUuidTableFor(
         { backend: options.backend, table: options.table, uuidPrefix, ...(options.project ? { projectId: options.project } : {}), ...(options.credentials ? { credentialsFileUrl: options.credentials } : {}) },
-        { dataHome: settings.dataHome, readObject: (uri) => createBlobStore(settings).getBytes(uri) },
+        settings.dataHome,
+        createBlobStore(settings),
       );
       try {
         const { unknown } = await uuidLookup(opened.table, uuids, (line) => console.log(line));

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
 import { BadInputError } from '../errors';
+import { type BlobStore, isBlobReader } from '../storage/blob-store';
 import { createFirestoreClient, FirestoreUuidTable } from './firestore-uuid-table';
 import { LocalUuidTable, localUuidTablePath } from './local-uuid-table';
 import { checkTableName, type UuidTable, type UuidTableConfig } from './uuid-table';
@@ -44,4 +45,9 @@ export async function openUuidTable(config: UuidTableConfig, deps: UuidTableDeps
   const firestore = createFirestoreClient({ projectId: config.projectId, ...(credentials ? { credentials } : {}), ...(emulatorHost ? { emulatorHost } : {}) });
   const table = new FirestoreUuidTable({ firestore, table: config.table, uuidPrefix: config.uuidPrefix });
   return { table, close: () => firestore.terminate() };
+}
+
+/** Opens a table as a worker does: local tables under its data home, `gs://` credentials through its blob store. */
+export function openUuidTableFor(config: UuidTableConfig, dataHome: string, blobStore: BlobStore): Promise<OpenedUuidTable> {
+  return openUuidTable(config, { dataHome, ...(isBlobReader(blobStore) ? { readObject: (uri: string) => blobStore.getBytes(uri) } : {}) });
 }
