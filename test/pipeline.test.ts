@@ -11,11 +11,11 @@ import { Worker } from '@temporalio/worker';
 import type { ActivityDeps } from '../activities';
 import type { RunManifest } from '../activities/runs/types';
 import type { BlobStore } from '../activities/storage/blob-store';
-import { resumePipelineRun, startPipelineRun } from '../client/pipeline-client';
+import { resumePipelineRun } from '../client/pipeline-client';
 import { SEARCH_ATTRIBUTES } from '../config/constants';
 import { parsePipelineConfig, type PipelineConfig } from '../config/pipeline-config';
 import { WORKFLOWS_PATH } from '../worker/create-worker';
-import { pipelineRun, statusQuery } from '../workflows';
+import { pipelineRun } from '../workflows';
 import { createTestBucket, fakeGcsStorage, temporaryFolder } from './helpers/environment';
 import { createPipelineTestContext, type FinishedRun, type PipelineTestContext, testBlobStore, testLogger } from './helpers/pipeline-worker';
 

@@ -8,9 +8,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 
 import { type ActivityDeps, createActivities } from '../activities';
 import type { RunManifest } from '../activities/runs/types';
-import { startPipelineRun } from '../client/pipeline-client';
 import { parsePipelineConfig } from '../config/pipeline-config';
-import { statusQuery } from '../workflows';
 import { createTestBucket, fakeGcsStorage, temporaryFolder } from './helpers/environment';
 import { createPipelineTestContext, type PipelineTestContext, testBlobStore, testLogger } from './helpers/pipeline-worker';
 
