@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -141,6 +141,16 @@ describe('generate-synthetic stage in a pipeline run', () => {
     assert.ok(started.continuedExecutionRunId, 'the last execution continued an earlier one');
     const scheduled = history.events!.filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'generateSeriesPeriod');
     assert.equal(scheduled.length, 1, 'period 101 ran in the second execution');
+  });
+
+  it('writes what the importer had to make of an exhibit spec (a rescaled probability vector) beside the tables', async () => {
+    await copyFile(join(__dirname, 'fixtures', 'exhibit', 'clinic.yml'), join(dataHome, 'synth-demo', 'raw', 'specs', 'clinic.yml'));
+    const { manifest } = await runPipeline('raw/specs/clinic.yml');
+    assert.equal(manifest.status, 'succeeded', manifest.stages[0]!.error);
+    const warningsRef = manifest.stages[0]!.outputs.warnings;
+    assert.ok(warningsRef, JSON.stringify(Object.keys(manifest.stages[0]!.outputs)));
+    const warnings = JSON.parse(await readFile(fileURLToPath(warningsRef.uri), 'utf8')) as string[];
+    assert.ok(warnings.some((warning) => /probabilities sum to 0\.98; rescaled/.test(warning)), warnings.join(' | '));
   });
 
   it('fails at once, naming the spec path, when the spec is invalid', async () => {

@@ -45,7 +45,7 @@ export const generateSyntheticImplementation: StageImplementation<typeof generat
     return { specSha256: sha256Hex(text), stage: request.stage, ...(request.stage.datestampLine ? { runId: request.runId } : {}) };
   },
   async run({ dataRoot, request, blobStore, logger, now, reportProgress }) {
-    const { spec } = await loadForStage(dataRoot, request.stage);
+    const { spec, warnings } = await loadForStage(dataRoot, request.stage);
     const folder = join(dataRoot, DATA_ROOT_LAYERS.synth, spec.name, request.runId);
     const extension = request.stage.format;
     const outputs: StageOutputs = {};
@@ -66,6 +66,13 @@ export const generateSyntheticImplementation: StageImplementation<typeof generat
       files.push([table.name, path]);
     }
     outputs.spec = { uri: pathToFileURL(specFile).href };
+    if (warnings.length > 0) {
+      // What the importer had to make of the spec (rescaled probabilities, approximations), beside the data it shaped.
+      const warningsFile = join(folder, 'warnings.json');
+      await writeFileAtomic(warningsFile, `${JSON.stringify(warnings, null, 2)}\n`);
+      outputs.warnings = { uri: pathToFileURL(warningsFile).href };
+      logger.warn({ event: 'SpecWarnings', count: warnings.length }, 'the spec was imported with warnings');
+    }
     if (request.stage.destination) {
       for (const [key, path] of files) {
         const uri = objectUri(request.stage.destination, `${spec.name}/${request.runId}/${relative(folder, path)}`);
