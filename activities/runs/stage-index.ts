@@ -3,8 +3,9 @@
  * A later stage with the same inputs hash reuses those outputs if they still exist unchanged.
  * Entries are only ever added, never rewritten.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 /** A stage's name (the registry's names are checked where configs are parsed). */
 type StageName = string;
 import { writeFileAtomic } from '../storage/atomic-write';
@@ -51,10 +52,21 @@ export async function findCompletedStage(
 
 async function outputsStillExist(outputs: StageOutputs, blobStore: BlobStore): Promise<boolean> {
   for (const ref of Object.values(outputs)) {
+    // A stage may name a folder it wrote (QA's one folder per dataset): no object, but there all the same.
+    if (ref.uri.startsWith('file:') && (await isFolder(fileURLToPath(ref.uri)))) continue;
     const stored = await blobStore.stat(ref.uri);
     if (!stored) return false;
     if (ref.bytes !== undefined && stored.bytes !== ref.bytes) return false;
     if (ref.md5 !== undefined && stored.md5 !== ref.md5) return false;
   }
   return true;
+}
+
+async function isFolder(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
 }
