@@ -4,8 +4,9 @@
  * On a terminal it keeps the server and worker up until Ctrl-C so the run can be explored in the Web UI;
  * otherwise (CI, pipes) it stops them and exits.
  */
-import { cpSync, existsSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 
 import { NativeConnection } from '@temporalio/worker';
 
@@ -14,7 +15,9 @@ import { createPipelineLogger } from '../activities/runs/run-log';
 import { connectClient, startPipelineRun } from '../client/pipeline-client';
 import { followRun, printManifest } from '../client/run-report';
 import { loadPipelineConfig } from '../config/load-config';
+import type { PipelineConfig } from '../config/pipeline-config';
 import { readSettings } from '../config/settings';
+import { type RapidProServer, startDemoRapidProServer } from '../test/servers/rapid-pro-server';
 import { createPipelineWorker, installRuntimeLogger } from '../worker/create-worker';
 import { createActivityDeps } from '../worker/dependencies';
 import { ensureEmbeddedServer } from './lib/embedded-server';
@@ -24,12 +27,36 @@ import { findTool, PROJECT_ROOT, TOOLS } from './lib/tools';
 const EXAMPLE_CONFIG = join(PROJECT_ROOT, 'config', 'examples', 'demo-pipeline.yaml');
 const EXAMPLE_RAW_DATA = join(PROJECT_ROOT, 'config', 'examples', 'demo-raw');
 
+/**
+ * The demo's Rapid Pro workspace: the local stand-in that speaks API v2 (two flows, a few hundred runs
+ * from ~80 contacts, all modified before the same fixed date, so a second demo fetches nothing new).
+ * Its token is kept where the config's tokenFileUrl points: the local bucket standing in for GCS.
+ */
+async function startRapidProStandIn(localBucketsRoot: string): Promise<RapidProServer> {
+  const tokenFile = join(localBucketsRoot, 'demo-secrets', 'rapid-pro-token.txt');
+  if (!existsSync(tokenFile)) {
+    mkdirSync(dirname(tokenFile), { recursive: true });
+    writeFileSync(tokenFile, `${randomBytes(20).toString('hex')}\n`, { mode: 0o600 });
+  }
+  return startDemoRapidProServer({ token: readFileSync(tokenFile, 'utf8').trim(), until: new Date('2026-11-01T00:00:00Z') });
+}
+
+function pointRapidProSourcesAt(config: PipelineConfig, baseUrl: string): PipelineConfig {
+  return {
+    ...config,
+    stages: config.stages.map((stage) =>
+      stage.stage === 'fetch-sources' ? { ...stage, sources: stage.sources.map((source) => (source.kind === 'rapid-pro' ? { ...source, baseUrl } : source)) } : stage,
+    ),
+  };
+}
+
 async function main(): Promise<number> {
   const server = await ensureEmbeddedServer(readSettings().dataHome);
   const settings = readSettings({ ...process.env, TEMPORAL_ADDRESS: server.address, PIPELINE_BLOB_STORE: 'local' });
   console.log(`[demo] Temporal dev server ${server.address}${server.startedHere ? ` (started, pid ${server.startedHere.pid})` : ' (already running)'}, database ${relative(PROJECT_ROOT, server.dbFile)}`);
 
-  const config = await loadPipelineConfig(EXAMPLE_CONFIG);
+  const rapidPro = await startRapidProStandIn(settings.localBucketsRoot);
+  const config = pointRapidProSourcesAt(await loadPipelineConfig(EXAMPLE_CONFIG), rapidPro.baseUrl);
   const dataRoot = resolveDataRoot(settings.dataHome, config.dataRoot);
   if (!existsSync(join(dataRoot, 'raw', 'messages.csv'))) {
     // raw/ is never modified once written: seed it only the first time.
@@ -74,6 +101,7 @@ async function main(): Promise<number> {
       console.log(`[demo] stopping the worker${server.startedHere ? ' and the dev server' : ''}; \`npm run server\` serves the Web UI on the same database`);
     }
   } finally {
+    await rapidPro.stop();
     worker.shutdown();
     await workerRunning;
     await client.connection.close();

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -25,6 +26,9 @@ describe('npm run demo', () => {
     assert.ok(existsSync(join(dataHome, 'demo', 'backups', `data-${runId}.tar.gz`)));
     assert.ok(existsSync(join(dataHome, '.buckets', 'demo-pipeline-logs', 'runs', `${runId}.log`)));
     assert.ok(existsSync(join(dataHome, 'demo', 'synth', 'radio-show', runId, 'messages.csv')));
+    const remapped = (await readFile(join(dataHome, 'demo', 'raw', 'remapped', runId, 'messages.jsonl'), 'utf8')).trim().split('\n');
+    assert.equal(remapped.length, 380, 'every run of both flows, de-identified and remapped');
+    assert.ok(remapped.every((line) => (JSON.parse(line) as { participant_uuid: string }).participant_uuid.startsWith('avf-phone-uuid-')));
     assert.ok(existsSync(join(dataHome, 'demo', 'synth', 'weekly-participants', 'period-4', 'dataset_4.csv')));
     assert.ok(existsSync(join(dataHome, 'demo', 'qa', runId, 'report.html')));
     for (const format of ['csv', 'svg', 'png', 'pdf']) assert.ok(existsSync(join(dataHome, 'demo', 'graphs', runId, `codes_theme.${format}`)));
@@ -41,7 +45,7 @@ describe('npm run demo', () => {
     assert.equal(attribute('PipelineStatus'), 'succeeded');
     assert.equal(attribute('PipelineName'), 'demo');
     assert.equal(attribute('PipelineRunId'), runId);
-    assert.equal(description.executionConfig.userMetadata.summary, `Pipeline demo, run ${runId}: generate-synthetic → analysis-graphs → generate-series → qa → backup-data-root → upload-logs`);
+    assert.equal(description.executionConfig.userMetadata.summary, `Pipeline demo, run ${runId}: fetch-sources → generate-synthetic → analysis-graphs → generate-series → qa → backup-data-root → upload-logs`);
     assert.match(description.executionConfig.userMetadata.details, /\*\*Data root:\*\* demo/);
   });
 });
