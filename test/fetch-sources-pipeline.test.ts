@@ -45,7 +45,7 @@ describe('fetch-sources as a registered stage on the dev server', () => {
           stage: 'fetch-sources',
           sources: [{ kind: 'rapid-pro', name: 'rapid-pro', baseUrl: server.baseUrl, tokenFileUrl: pathToFileURL(tokenFile).href, activationFlowNames: ['s01e01_activation'], surveyFlowNames: ['s01_demog'] }],
           uuidTable: { backend: 'local', table: 'weekly-radio-phones', uuidPrefix: 'avf-phone-uuid-' },
-          sourceKeyRemappings: [{ sourceKey: 'rqa_s01e01', pipelineKey: 'rqa_s01e01_raw', isActivationMessage: true }],
+          sourceKeyRemappings: [{ sourceKey: 's01e01_activation (Text) - s01e01_activation', pipelineKey: 'rqa_s01e01_raw', isActivationMessage: true }],
           projectStartDate: '2026-01-01T00:00:00Z',
           projectEndDate: '2027-01-01T00:00:00Z',
         },
@@ -68,6 +68,10 @@ describe('fetch-sources as a registered stage on the dev server', () => {
       .filter(Boolean)
       .map((line) => JSON.parse(line) as { participant_uuid?: string });
     assert.ok(runs.length >= 150, `${runs.length} records`);
+    // The remap step: the activation answers under their pipeline key, the survey runs (no remapping here) counted as unmapped.
+    const remapped = (await readFile(join(dataHome, 'weekly-radio', 'raw', 'remapped', first.runId, 'messages.jsonl'), 'utf8')).trim().split('\n');
+    assert.equal(remapped.length, 120);
+    assert.ok(remapped.every((line) => typeof (JSON.parse(line) as { rqa_s01e01_raw?: unknown }).rqa_s01e01_raw === 'string'));
     assert.ok(runs.every((run) => run.participant_uuid?.startsWith('avf-phone-uuid-')));
     for (const file of await filesUnder(join(dataHome, 'weekly-radio'))) {
       if (file.endsWith('.tar.gz')) continue;
