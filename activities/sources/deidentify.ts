@@ -3,7 +3,7 @@
  * time, before anything is written. Raw ids live only in memory for the duration of one page.
  */
 import { normaliseFacebookId, normalisePhoneNumber } from '../deid/normalise';
-import type { UuidTable } from '../deid/uuid-table';
+import type { Deidentifier } from '../deid/uuid-table';
 import { BadInputError } from '../errors';
 import type { BlobReader } from '../storage/blob-store';
 
@@ -24,16 +24,12 @@ export function normaliseUrn(urn: string): { id: string } | { problem: string } 
   return { problem: scheme ? `URN scheme "${scheme}" is not de-identified by this pipeline` : 'not a URN' };
 }
 
-/** uuids of normalised ids, asking the table once per batch for the distinct ones. */
-export async function uuidsFor(table: UuidTable, ids: Iterable<string>): Promise<Map<string, string>> {
+/** uuids of normalised ids: the distinct ones, through the attempt's cache of the UUID table. */
+export async function uuidsFor(deidentifier: Deidentifier, ids: Iterable<string>): Promise<Map<string, string>> {
   const distinct = [...new Set(ids)];
   if (distinct.length === 0) return new Map();
-  const uuids = await table.dataToUuids(distinct);
-  for (const id of distinct) {
-    // A table that silently skips an id would leave a record without a participant: fail loudly instead.
-    if (!uuids.has(id)) throw new Error('the UUID table returned no uuid for an id it was given');
-  }
-  return uuids;
+  const uuids = await deidentifier.deidentify(distinct);
+  return new Map(distinct.map((id, index) => [id, uuids[index]!]));
 }
 
 /** A token file's text, trimmed; a missing file is bad input naming the source (not the token). */

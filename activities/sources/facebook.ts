@@ -10,7 +10,7 @@
  * `participant_uuid: null`.
  */
 import { normaliseFacebookId } from '../deid/normalise';
-import type { UuidTable } from '../deid/uuid-table';
+import type { Deidentifier } from '../deid/uuid-table';
 import { BadInputError } from '../errors';
 import { readToken, uuidsFor } from './deidentify';
 import type { FacebookSourceConfig } from './fetch-sources.stage';
@@ -147,7 +147,7 @@ export async function fetchFacebook(run: SourceRun, config: FacebookSourceConfig
         let url: string | null = index === position.post && position.next ? position.next : client.commentsUrl(postId);
         while (url) {
           const result: { data: GraphComment[]; next: string | null } = await client.page<GraphComment>(url);
-          const { records, rejects } = await deidentifyComments(result.data, dataset.name, postId, deps.uuidTable);
+          const { records, rejects } = await deidentifyComments(result.data, dataset.name, postId, deps.deidentifier);
           const next = result.next;
           // Where to go next: this post's next page, or the start of the following post.
           await page(records, rejects, next ? { posts: position.posts, post: index, next } : { posts: position.posts, post: index + 1, next: null });
@@ -163,7 +163,7 @@ async function deidentifyComments(
   comments: readonly GraphComment[],
   dataset: string,
   postId: string,
-  table: UuidTable,
+  deidentifier: Deidentifier,
 ): Promise<{ records: unknown[]; rejects: Reject[] }> {
   const rejects: Reject[] = [];
   const usable: Array<{ comment: GraphComment; created: string; id?: string }> = [];
@@ -186,7 +186,7 @@ async function deidentifyComments(
     }
     usable.push({ comment, created, ...(id ? { id } : {}) });
   }
-  const uuids = await uuidsFor(table, usable.flatMap(({ id }) => (id ? [id] : [])));
+  const uuids = await uuidsFor(deidentifier, usable.flatMap(({ id }) => (id ? [id] : [])));
   const records = usable.map(({ comment, created, id }) => ({
     flow_type: 'activation',
     dataset,

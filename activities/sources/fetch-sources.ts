@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 import type { Logger } from 'pino';
 
-import type { UuidTable } from '../deid/uuid-table';
+import { Deidentifier, type UuidTable } from '../deid/uuid-table';
 import type { StageContext, StageImplementation } from '../runs/stage-runner';
 import type { StageOutputs } from '../runs/types';
 import { type BlobReader, type BlobStore, isBlobReader } from '../storage/blob-store';
@@ -72,12 +72,12 @@ function fetchSource(run: SourceRun, source: SourceConfig): Promise<SourceSummar
 export async function fetchSources(context: FetchSourcesContext): Promise<SourceSummary[]> {
   const { request, dataRoot, logger } = context;
   const config = request.stage;
-  const uuidTable = await context.uuidTable(config.uuidTable);
+  const deidentifier = new Deidentifier(await context.uuidTable(config.uuidTable));
   const deps: SourceDeps = {
     dataRoot,
     runId: request.runId,
     blobStore: context.blobStore,
-    uuidTable,
+    deidentifier,
     http: { fetch: context.fetch ?? globalThis.fetch, logger, ...context.http },
     logger,
     now: context.now,
@@ -106,6 +106,7 @@ export async function fetchSources(context: FetchSourcesContext): Promise<Source
       throw err;
     }
   }
+  deidentifier.logStats(logger, 'participants de-identified');
   return summaries;
 }
 

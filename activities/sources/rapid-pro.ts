@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 
-import type { UuidTable } from '../deid/uuid-table';
+import type { Deidentifier } from '../deid/uuid-table';
 import { writeFileAtomic } from '../storage/atomic-write';
 import { normaliseUrn, readToken, uuidsFor } from './deidentify';
 import type { RapidProSourceConfig } from './fetch-sources.stage';
@@ -113,7 +113,7 @@ export async function fetchRapidPro(run: SourceRun, config: RapidProSourceConfig
       let url = resumeFrom ? resumeFrom.next : client.url('runs', { flow: flow.uuid, after: flow.after, before: planned.before });
       while (url) {
         const { results, next } = await client.page<RapidProRun>(url);
-        const { records, rejects } = await deidentifyRuns(results, flow, testContacts, urnOfContact, deps.uuidTable);
+        const { records, rejects } = await deidentifyRuns(results, flow, testContacts, urnOfContact, deps.deidentifier);
         await page(records, rejects, { next });
         url = next;
       }
@@ -124,7 +124,7 @@ export async function fetchRapidPro(run: SourceRun, config: RapidProSourceConfig
     let url = resumeFrom ? resumeFrom.next : client.url('contacts', { after: planned.contactsAfter, before: planned.before });
     while (url) {
       const { results, next } = await client.page<RapidProContact>(url);
-      const { records, rejects } = await deidentifyContacts(results, testContacts, deps.uuidTable);
+      const { records, rejects } = await deidentifyContacts(results, testContacts, deps.deidentifier);
       await page(records, rejects, { next });
       url = next;
     }
@@ -144,7 +144,7 @@ async function deidentifyRuns(
   flow: PlannedFlow,
   testContacts: ReadonlySet<string>,
   urnOfContact: (uuid: string) => Promise<string | null>,
-  table: UuidTable,
+  deidentifier: Deidentifier,
 ): Promise<{ records: unknown[]; rejects: Reject[] }> {
   const rejects: Reject[] = [];
   const usable: Array<{ run: RapidProRun; id: string }> = [];
@@ -167,7 +167,7 @@ async function deidentifyRuns(
     }
     usable.push({ run, id: normalised.id });
   }
-  const uuids = await uuidsFor(table, usable.map(({ id }) => id));
+  const uuids = await uuidsFor(deidentifier, usable.map(({ id }) => id));
   const records = usable.map(({ run, id }) => ({
     flow_type: flow.flowType,
     run_uuid: run.uuid,
@@ -191,7 +191,7 @@ async function deidentifyRuns(
 async function deidentifyContacts(
   contacts: readonly RapidProContact[],
   testContacts: ReadonlySet<string>,
-  table: UuidTable,
+  deidentifier: Deidentifier,
 ): Promise<{ records: unknown[]; rejects: Reject[] }> {
   const rejects: Reject[] = [];
   const usable: Array<{ contact: RapidProContact; id: string }> = [];
@@ -204,7 +204,7 @@ async function deidentifyContacts(
     }
     usable.push({ contact, id: normalised.id });
   }
-  const uuids = await uuidsFor(table, usable.map(({ id }) => id));
+  const uuids = await uuidsFor(deidentifier, usable.map(({ id }) => id));
   const records = usable.map(({ contact, id }) => ({
     participant_uuid: uuids.get(id)!,
     ...(testContacts.has(contact.uuid) ? { test_contact: true } : {}),

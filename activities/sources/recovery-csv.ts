@@ -12,7 +12,7 @@ import { basename, join } from 'node:path';
 import { parse } from 'csv-parse';
 
 import { normalisePhoneNumber } from '../deid/normalise';
-import type { UuidTable } from '../deid/uuid-table';
+import type { Deidentifier } from '../deid/uuid-table';
 import { BadInputError } from '../errors';
 import { uuidsFor } from './deidentify';
 import type { RecoveryCsvSourceConfig } from './fetch-sources.stage';
@@ -64,7 +64,7 @@ export async function fetchRecoveryCsv(run: SourceRun, config: RecoveryCsvSource
         let row = 0;
         let batch: Array<{ row: number; cells: string[] }> = [];
         const flush = async () => {
-          const { records, rejects } = await toRecords(batch, header!, input.flowType, fileLabel, deps.uuidTable);
+          const { records, rejects } = await toRecords(batch, header!, input.flowType, fileLabel, deps.deidentifier);
           await page(records, rejects, { rows: row });
           batch = [];
         };
@@ -95,7 +95,7 @@ async function toRecords(
   header: readonly string[],
   flowType: 'activation' | 'survey',
   file: string,
-  table: UuidTable,
+  deidentifier: Deidentifier,
 ): Promise<{ records: unknown[]; rejects: Reject[] }> {
   const column = (name: string) => header.indexOf(name);
   const [sender, message, receivedOn] = [column('Sender'), column('Message'), column('ReceivedOn')];
@@ -122,7 +122,7 @@ async function toRecords(
     }
     usable.push({ row, id, message: cells[message]!, receivedOn: when });
   }
-  const uuids = await uuidsFor(table, usable.map(({ id }) => id));
+  const uuids = await uuidsFor(deidentifier, usable.map(({ id }) => id));
   const records = usable.map(({ row, id, message: text, receivedOn: when }) => ({
     flow_type: flowType,
     file,

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 import type { Logger } from 'pino';
 
-import type { UuidTable } from '../deid/uuid-table';
+import type { Deidentifier } from '../deid/uuid-table';
 import { writeFileAtomic } from '../storage/atomic-write';
 import type { BlobReader, BlobStore } from '../storage/blob-store';
 import type { SourceConfig } from './fetch-sources.stage';
@@ -60,7 +60,8 @@ export interface SourceDeps {
   dataRoot: string;
   runId: string;
   blobStore: BlobStore & BlobReader;
-  uuidTable: UuidTable;
+  /** The run's UUID table behind a cache, so an id is asked for once per attempt. */
+  deidentifier: Deidentifier;
   http: HttpPolicy;
   logger: Logger;
   now: () => Date;
