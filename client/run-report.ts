@@ -47,8 +47,11 @@ export async function followRun(handle: WorkflowHandle): Promise<RunManifest> {
         }
       }
       if (manifest.status !== 'running') {
+        // The record says the run is over, but the run still saves it before it closes: wait for the close,
+        // so that a caller who then stops its worker (the demo) does not leave the run open.
+        const closed = (await handle.result().catch(() => manifest)) as RunManifest;
         bar?.stop();
-        return manifest;
+        return closed;
       }
     } else {
       const { status } = await handle.describe();
