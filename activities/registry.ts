@@ -78,6 +78,9 @@ function entryOf(name: string): Registry[number] {
   return entry;
 }
 
+/** Stages whose request carries the run config's `coding` section. */
+export const STAGES_USING_CODING_PLAN: ReadonlySet<string> = new Set(STAGE_REGISTRY.filter((entry) => (entry.definition as StageDefinition).usesCodingPlan).map((entry) => entry.definition.name));
+
 /** How the workflow runs each stage of a validated config: decided here, recorded in the run's history. */
 export function planStages(pipelineName: string, stages: ReadonlyArray<{ stage: StageName; retry?: Record<string, unknown>; startToCloseTimeout?: string }>): StagePlan[] {
   return stages.map((stage, index) => {
@@ -87,6 +90,7 @@ export function planStages(pipelineName: string, stages: ReadonlyArray<{ stage: 
       runsAs: definition.runsAs.kind === 'activity' ? { kind: 'activity', activityType: definition.name } : definition.runsAs,
       options: stageActivityOptions(definition.policy, stage),
       summary: `${stage.stage} (stage ${index + 1} of ${stages.length}) of ${pipelineName}`,
+      ...(definition.usesCodingPlan ? { usesCodingPlan: true as const } : {}),
     };
   });
 }

@@ -4,7 +4,8 @@
  */
 import { z } from 'zod';
 
-import { STAGE_CONFIG_SCHEMAS, STAGE_NAMES } from '../activities/registry';
+import { codingPlanSchema } from '../activities/coding/coding-plan';
+import { STAGE_CONFIG_SCHEMAS, STAGE_NAMES, STAGES_USING_CODING_PLAN } from '../activities/registry';
 import { ConfigError, formatZodIssues } from './problems';
 import { hasParentSegment } from './schema-parts';
 
@@ -31,6 +32,7 @@ export const pipelineConfig = z
       .refine((path) => !path.includes('\0'), 'must not contain NUL characters')
       .describe("The pipeline's data root: absolute, or relative to the worker's data home"),
     stages: z.array(stageConfig).min(1).describe('Stages in the order they run'),
+    coding: codingPlanSchema.optional().describe('Datasets coded in Coda: read by coda-get, generate-outputs and coda-add'),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();
@@ -39,6 +41,9 @@ export const pipelineConfig = z
         ctx.addIssue({ code: 'custom', path: ['stages', index, 'stage'], message: `stage "${stage.stage}" is listed twice` });
       }
       seen.add(stage.stage);
+      if (STAGES_USING_CODING_PLAN.has(stage.stage) && !config.coding) {
+        ctx.addIssue({ code: 'custom', path: ['coding'], message: `stage "${stage.stage}" needs the coding section (datasets, code schemes, store)` });
+      }
     });
   });
 

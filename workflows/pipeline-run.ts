@@ -152,6 +152,7 @@ async function runOneStage(manifest: RunManifest, plan: StagePlan, index: number
     stage,
     upstream: upstreamOutputs(manifest, index),
     overwrite: manifest.overwrite,
+    ...(plan.usesCodingPlan && manifest.config.coding ? { coding: manifest.config.coding } : {}),
   };
 
   try {

@@ -46,6 +46,8 @@ export interface StageDefinition<Name extends string = string, Options extends z
   runsAs: RunsAs;
   /** Checks across fields (unique names, ordered dates), run even when single fields have problems, so one pass names them all. */
   check?: (config: unknown, ctx: z.RefinementCtx) => void;
+  /** The stage reads the run config's `coding` section (which it then requires); its request carries it. */
+  usesCodingPlan?: boolean;
 }
 
 export function defineStage<const Name extends string, Options extends z.ZodRawShape, const RunsAs extends StageRunsAs>(

@@ -3,6 +3,7 @@
  */
 import type { RunStatusName, StageStatusName } from '../../config/constants';
 import type { PipelineConfig, StageConfig } from '../../config/pipeline-config';
+import type { CodingPlan } from '../coding/coding-plan';
 import type { StageName } from '../registry';
 
 /** A reference to something a stage wrote: never the data itself. */
@@ -53,6 +54,8 @@ export interface StageRequest<S = StageConfig> {
   /** Outputs of the stages before this one, by stage name (string keys: the registry's names derive from types that use this one). */
   upstream: Partial<Record<string, StageOutputs>>;
   overwrite: boolean;
+  /** The run config's `coding` section, for the stages that use it (and only when the config has one). */
+  coding?: CodingPlan;
 }
 
 export interface StageResult {
@@ -73,6 +76,8 @@ export interface StagePlan {
   options: StageActivityOptions;
   /** `qa (stage 3 of 5) of demo`: the activity's summary in the Web UI. */
   summary: string;
+  /** The request carries the config's `coding` section. Absent on plans recorded before coding stages existed. */
+  usesCodingPlan?: true;
 }
 
 /** The subset of Temporal's ActivityOptions a stage sets, as plain data. */
