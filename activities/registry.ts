@@ -91,6 +91,7 @@ export function planStages(pipelineName: string, stages: ReadonlyArray<{ stage: 
       options: stageActivityOptions(definition.policy, stage),
       summary: `${stage.stage} (stage ${index + 1} of ${stages.length}) of ${pipelineName}`,
       ...(definition.usesCodingPlan ? { usesCodingPlan: true as const } : {}),
+      ...(definition.reads?.length ? { reads: [...definition.reads] } : {}),
     };
   });
 }

@@ -3,12 +3,17 @@
  *   run --config F [--follow] [--overwrite]
  *   status <run-id> [--json]
  *   resume <run-id> --from <stage> [--overwrite] [--follow]
+ *   retry-stage <run-id> [--set key=value …]   (a run waiting after a failed stage)
+ *   skip-stage <run-id> --reason R [--force]
+ *   abort <run-id> --reason R
  *   list [--limit N]
  *   uuid-lookup --table T [--backend local|firestore] [--project P] [--credentials URL] <uuid…>
- * Exit codes: 0 done, 1 the run failed, 2 bad input, 3 not found (a run, or any of the uuids).
+ * Exit codes: 0 done, 1 the run failed, 2 bad input (or an operator action refused), 3 not found (a run, or any of
+ * the uuids), 4 the run waits for an operator after a failed stage.
  */
 import type { Client } from '@temporalio/client';
 import { Command } from 'commander';
+import { parse as parseYaml } from 'yaml';
 
 import { openUuidTableFor } from '../activities/deid/open-uuid-table';
 import { BadInputError } from '../activities/errors';
@@ -16,14 +21,14 @@ import { loadPipelineConfig } from '../config/load-config';
 import { ConfigError } from '../config/pipeline-config';
 import { readSettings } from '../config/settings';
 import { createBlobStore } from '../worker/dependencies';
-import { connectClient, getRunStatus, listRuns, resumePipelineRun, startPipelineRun, type StartResult } from './pipeline-client';
+import { actOnRun, connectClient, getRunStatus, listRuns, type OperatorAction, resumePipelineRun, startPipelineRun, type StartResult } from './pipeline-client';
 import { followRun, printManifest } from './run-report';
 import { uuidLookup } from './uuid-lookup';
 
 /** Characters of a uuid4 in its usual form, after the table's prefix. */
 const UUID4_LENGTH = 36;
 
-const EXIT = { ok: 0, runFailed: 1, badInput: 2, notFound: 3 } as const;
+const EXIT = { ok: 0, runFailed: 1, badInput: 2, notFound: 3, waiting: 4 } as const;
 
 async function reportStart(result: StartResult | { kind: 'not-found' } | { kind: 'unknown-stage'; stages: string[] }, follow: boolean): Promise<number> {
   if (result.kind === 'not-found') {
@@ -42,7 +47,14 @@ async function reportStart(result: StartResult | { kind: 'not-found' } | { kind:
   if (!follow) return EXIT.ok;
   const manifest = await followRun(result.handle);
   printManifest(manifest);
-  return manifest.status === 'succeeded' ? EXIT.ok : EXIT.runFailed;
+  return manifest.status === 'succeeded' ? EXIT.ok : manifest.status === 'failed-waiting' ? EXIT.waiting : EXIT.runFailed;
+}
+
+/** `--set a.b=value`, repeatable: the value read as YAML, so `3`, `true` and `[a, b]` keep their types. */
+function collectSettings(text: string, settings: Record<string, unknown>): Record<string, unknown> {
+  const equals = text.indexOf('=');
+  if (equals <= 0) throw new BadInputError(`--set: expected key=value, got ${JSON.stringify(text)}`);
+  return { ...settings, [text.slice(0, equals).trim()]: parseYaml(text.slice(equals + 1)) as unknown };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -103,6 +115,45 @@ async function main(argv: string[]): Promise<number> {
           options.follow ?? false,
         ),
       );
+    });
+
+  const reportAction = async (client: Client, runId: string, action: OperatorAction): Promise<number> => {
+    const outcome = await actOnRun(client, runId, action);
+    if (outcome.kind === 'not-found') {
+      console.error(`no run ${runId}`);
+      return EXIT.notFound;
+    }
+    if (outcome.kind === 'refused') {
+      console.error(`refused: ${outcome.reason}`);
+      return EXIT.badInput;
+    }
+    console.log(`${outcome.result.action} accepted for stage ${outcome.result.stage} of run ${outcome.result.runId}`);
+    return EXIT.ok;
+  };
+
+  program
+    .command('retry-stage <runId>')
+    .description('run the failed stage of a waiting run again, optionally with corrected options (validated like the run config)')
+    .option('--set <key=value>', 'a dotted path inside the stage config and its value (YAML: numbers, true/false, lists); repeatable', collectSettings, {})
+    .action(async (runId: string, options: { set: Record<string, unknown> }) => {
+      await withClient((client) => reportAction(client, runId, { kind: 'retry', ...(Object.keys(options.set).length > 0 ? { overrides: options.set } : {}) }));
+    });
+
+  program
+    .command('skip-stage <runId>')
+    .description('go on without the failed stage of a waiting run (the reason is recorded)')
+    .requiredOption('--reason <text>', 'why the stage is skipped')
+    .option('--force', 'skip even though later stages read its outputs')
+    .action(async (runId: string, options: { reason: string; force?: boolean }) => {
+      await withClient((client) => reportAction(client, runId, { kind: 'skip', reason: options.reason, ...(options.force ? { force: true } : {}) }));
+    });
+
+  program
+    .command('abort <runId>')
+    .description('end a waiting run as failed (the reason is recorded)')
+    .requiredOption('--reason <text>', 'why the run is aborted')
+    .action(async (runId: string, options: { reason: string }) => {
+      await withClient((client) => reportAction(client, runId, { kind: 'abort', reason: options.reason }));
     });
 
   program

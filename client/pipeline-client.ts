@@ -2,7 +2,7 @@
  * Starting, finding, resuming and listing pipeline runs. Each helper returns a result the caller can act
  * on (already running, not found, cannot resume) instead of raw gRPC errors.
  */
-import { Client, Connection, WorkflowExecutionAlreadyStartedError, type WorkflowHandle, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection, WorkflowExecutionAlreadyStartedError, type WorkflowHandle, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 
 import type { StageName } from '../activities/registry';
@@ -11,7 +11,7 @@ import { pipelineWorkflowId, SEARCH_ATTRIBUTES } from '../config/constants';
 import { pipelineDataConverter } from '../config/payload-limit';
 import type { PipelineConfig } from '../config/pipeline-config';
 import type { Settings } from '../config/settings';
-import { pipelineRun, type PipelineRunInput, statusQuery } from '../workflows';
+import { abortUpdate, type OperatorActionResult, pipelineRun, type PipelineRunInput, retryStageUpdate, skipStageUpdate, statusQuery } from '../workflows';
 import { newRunId } from './run-id';
 
 export async function connectClient(settings: Pick<Settings, 'temporalAddress' | 'temporalNamespace'>): Promise<Client> {
@@ -121,6 +121,38 @@ async function startInputOf(client: Client, handle: WorkflowHandle): Promise<Pip
   const history = await handle.fetchHistory();
   const payloads = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
   return decodeFromPayloadsAtIndex<PipelineRunInput>(client.options.loadedDataConverter, 0, payloads);
+}
+
+export type OperatorAction = { kind: 'retry'; overrides?: Record<string, unknown> } | { kind: 'skip'; reason: string; force?: boolean } | { kind: 'abort'; reason: string };
+export type OperatorResult = { kind: 'done'; result: OperatorActionResult } | { kind: 'refused'; reason: string } | { kind: 'not-found' };
+
+/**
+ * Sends an operator's action to a run waiting after a failed stage (a Workflow Update). The run's
+ * validators refuse what makes no sense now; a refusal, or a correction that fails validation, comes back
+ * as `refused` with the reason, and the run keeps waiting.
+ */
+export async function actOnRun(client: Client, runOrWorkflowId: string, action: OperatorAction): Promise<OperatorResult> {
+  const handle = await findRun(client, runOrWorkflowId);
+  if (!handle) return { kind: 'not-found' };
+  try {
+    const result =
+      action.kind === 'retry'
+        ? await handle.executeUpdate(retryStageUpdate, { args: [{ ...(action.overrides ? { overrides: action.overrides } : {}) }] })
+        : action.kind === 'skip'
+          ? await handle.executeUpdate(skipStageUpdate, { args: [{ reason: action.reason, ...(action.force ? { force: true } : {}) }] })
+          : await handle.executeUpdate(abortUpdate, { args: [{ reason: action.reason }] });
+    return { kind: 'done', result };
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) return { kind: 'refused', reason: messageOfCause(err) };
+    if (err instanceof WorkflowNotFoundError) return { kind: 'refused', reason: 'the run has already ended' };
+    throw err;
+  }
+}
+
+function messageOfCause(err: Error): string {
+  let cause: unknown = err;
+  while (cause instanceof Error && cause.cause instanceof Error) cause = cause.cause;
+  return cause instanceof Error ? cause.message : String(cause);
 }
 
 export type ResumeResult = StartResult | { kind: 'not-found' } | { kind: 'unknown-stage'; stages: StageName[] };

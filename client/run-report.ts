@@ -21,6 +21,13 @@ export function printManifest(manifest: RunManifest): void {
   for (const stage of manifest.stages) {
     for (const [name, ref] of Object.entries(stage.outputs)) console.log(`     ${stage.name}.${name}: ${ref.uri}`);
   }
+  if (manifest.status === 'failed-waiting') {
+    const failed = manifest.stages.find((stage) => stage.status === 'failed');
+    console.log(`the run waits for an operator on ${failed?.name ?? 'a failed stage'} (up to ${manifest.config.operatorWaitLimit}):
+  npm run pipeline -- retry-stage ${manifest.runId} [--set key=value …]   run the stage again, optionally with corrected options
+  npm run pipeline -- skip-stage ${manifest.runId} --reason "…" [--force]  go on without it (recorded)
+  npm run pipeline -- abort ${manifest.runId} --reason "…"                  end the run as failed`);
+  }
 }
 
 /** Polls the status query until the run ends, drawing a progress bar on a terminal, lines otherwise. */
@@ -45,6 +52,11 @@ export async function followRun(handle: WorkflowHandle): Promise<RunManifest> {
             printed.set(stage.name, stage.status);
           }
         }
+      }
+      if (manifest.status === 'failed-waiting') {
+        // The run stays open, waiting for an operator: report it rather than wait days for it to close.
+        bar?.stop();
+        return manifest;
       }
       if (manifest.status !== 'running') {
         // The record says the run is over, but the run still saves it before it closes: wait for the close,

@@ -7,7 +7,8 @@ import { defineSearchAttributeKey } from '@temporalio/common';
 /** Task queue of the pipeline worker; the suffix changes when a worker can no longer serve older runs. */
 export const PIPELINE_TASK_QUEUE = 'pipeline-v1';
 
-export const RUN_STATUSES = ['running', 'succeeded', 'failed'] as const;
+/** `failed-waiting`: a stage exhausted its retries and the run waits for an operator (retry, skip or abort). */
+export const RUN_STATUSES = ['running', 'succeeded', 'failed', 'failed-waiting'] as const;
 export type RunStatusName = (typeof RUN_STATUSES)[number];
 
 export const STAGE_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'skipped'] as const;

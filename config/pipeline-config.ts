@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { codingPlanSchema } from '../activities/coding/coding-plan';
 import { STAGE_CONFIG_SCHEMAS, STAGE_NAMES, STAGES_USING_CODING_PLAN } from '../activities/registry';
 import { ConfigError, formatZodIssues } from './problems';
-import { hasParentSegment } from './schema-parts';
+import { duration, hasParentSegment } from './schema-parts';
 
 export { ConfigError } from './problems';
 
@@ -32,6 +32,9 @@ export const pipelineConfig = z
       .refine((path) => !path.includes('\0'), 'must not contain NUL characters')
       .describe("The pipeline's data root: absolute, or relative to the worker's data home"),
     stages: z.array(stageConfig).min(1).describe('Stages in the order they run'),
+    operatorWaitLimit: duration
+      .default('7 days')
+      .describe('When a stage exhausts its retries the run waits this long for an operator (retry-stage, skip-stage, abort), then fails; "0s" fails at once'),
     coding: codingPlanSchema.optional().describe('Datasets coded in Coda: read by coda-get, generate-outputs and coda-add'),
   })
   .superRefine((config, ctx) => {

@@ -45,6 +45,7 @@ describe('pipeline runs on the Temporal dev server', () => {
     return parsePipelineConfig({
       pipelineName: name,
       dataRoot: name,
+      operatorWaitLimit: '0s', // a failed stage fails the run at once (waiting for an operator: operator-actions.test.ts)
       stages: [
         { stage: 'backup-data-root', retry: FAST_RETRY },
         { stage: 'upload-logs', destination: `gs://${destinationBucket}/${name}/`, retry: { ...FAST_RETRY, maximumAttempts: 4 } },

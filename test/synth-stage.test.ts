@@ -51,6 +51,7 @@ describe('generate-synthetic stage in a pipeline run', () => {
     const config = parsePipelineConfig({
       pipelineName: 'synth-demo',
       dataRoot: 'synth-demo',
+      operatorWaitLimit: '0s', // a failed stage fails the run at once (waiting for an operator: operator-actions.test.ts)
       stages: [{ stage: 'generate-synthetic', spec, datestampLine: true, destination: `gs://${bucket}/synth/`, ...extra }, { stage: 'backup-data-root' }],
     });
     return context.runToEnd(deps, { config });
@@ -82,6 +83,7 @@ describe('generate-synthetic stage in a pipeline run', () => {
     const config = parsePipelineConfig({
       pipelineName: 'synth-demo',
       dataRoot: 'synth-demo',
+      operatorWaitLimit: '0s', // a failed stage fails the run at once (waiting for an operator: operator-actions.test.ts)
       stages: [
         {
           stage: 'generate-series',
@@ -130,6 +132,7 @@ describe('generate-synthetic stage in a pipeline run', () => {
     const config = parsePipelineConfig({
       pipelineName: 'synth-demo',
       dataRoot: 'synth-demo',
+      operatorWaitLimit: '0s', // a failed stage fails the run at once (waiting for an operator: operator-actions.test.ts)
       stages: [{ stage: 'generate-series', spec: 'raw/specs/tiny.yaml', series: 'long', periodUnit: 'days', periods: 101, newFraction: 0.5, staticColumns: ['group'] }],
     });
     const { manifest } = await context.runToEnd(deps, { config });

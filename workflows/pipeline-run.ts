@@ -6,12 +6,14 @@
  * search attributes current and saves the record to manifests/ after every stage, so a later run can
  * resume from any stage.
  */
-import { RetryState } from '@temporalio/common';
+import { type Duration, RetryState } from '@temporalio/common';
 import {
   ActivityFailure,
   ApplicationFailure,
   ChildWorkflowFailure,
+  condition,
   defineQuery,
+  defineUpdate,
   executeChild,
   patched,
   proxyActivities,
@@ -25,7 +27,7 @@ import type { BookkeepingActivities, FailureDetails } from '../activities';
 import type { StageName } from '../activities/registry';
 import type { RunManifest, StageOutputs, StagePlan, StageRecord, StageRequest, StageResult } from '../activities/runs/types';
 import { type RunStatusName, SEARCH_ATTRIBUTES } from '../config/constants';
-import type { PipelineConfig } from '../config/pipeline-config';
+import type { PipelineConfig, StageConfig } from '../config/pipeline-config';
 import { preRegistryPlan, STAGE_REGISTRY_PATCH } from './pre-registry';
 
 export interface PipelineRunInput {
@@ -40,6 +42,32 @@ export interface PipelineRunInput {
 
 export const statusQuery = defineQuery<RunManifest>('status');
 
+/** Operator actions on a run waiting after a failed stage (status `failed-waiting`). */
+export interface RetryStageRequest {
+  /** Dotted paths inside the failed stage's config and their new values, validated like the run config. */
+  overrides?: Record<string, unknown>;
+}
+export interface SkipStageRequest {
+  reason: string;
+  /** Skip even though later stages read this stage's outputs. */
+  force?: boolean;
+}
+export interface AbortRequest {
+  reason: string;
+}
+/** What an accepted action did. */
+export interface OperatorActionResult {
+  runId: string;
+  stage: StageName;
+  action: 'retry' | 'skip' | 'abort';
+}
+export const retryStageUpdate = defineUpdate<OperatorActionResult, [RetryStageRequest]>('retryStage');
+export const skipStageUpdate = defineUpdate<OperatorActionResult, [SkipStageRequest]>('skipStage');
+export const abortUpdate = defineUpdate<OperatorActionResult, [AbortRequest]>('abort');
+
+/** Newer runs wait for an operator when a stage fails; runs recorded before this replay as they ran (they failed). */
+export const OPERATOR_WAIT_PATCH = 'failed-stage-waits-for-operator';
+
 /** Run bookkeeping (manifests, layout) is small local I/O: short timeouts, generous retries. */
 const BOOKKEEPING_OPTIONS = {
   startToCloseTimeout: '1 minute',
@@ -49,7 +77,16 @@ const bookkeeping = {
   beginRun: proxyActivities<BookkeepingActivities>({ ...BOOKKEEPING_OPTIONS, summary: 'validate the config, create the data root layers and the run manifest' }).beginRun,
   saveRunManifest: proxyActivities<BookkeepingActivities>({ ...BOOKKEEPING_OPTIONS, summary: 'save the run manifest' }).saveRunManifest,
   loadRunManifest: proxyActivities<BookkeepingActivities>({ ...BOOKKEEPING_OPTIONS, summary: 'load the manifest of the run resumed from' }).loadRunManifest,
+  reviseStage: proxyActivities<BookkeepingActivities>({ ...BOOKKEEPING_OPTIONS, retry: { maximumAttempts: 3 }, summary: "validate an operator's corrected stage config" }).reviseStage,
 };
+
+type OperatorAction = { kind: 'retry'; stage: StageConfig; plan: StagePlan } | { kind: 'skip'; reason: string } | { kind: 'abort'; reason: string };
+
+/** The stage a run waits on, and the action an operator chose (set by an update, taken by the run). */
+interface Waiting {
+  index: number;
+  action?: OperatorAction;
+}
 
 type StageActivity = (request: StageRequest) => Promise<StageResult>;
 
@@ -67,8 +104,9 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunManifest>
   }
 
   const firstStage = input.resume ? await reuseEarlierStages(manifest, input.resume) : 0;
+  const operator = handleOperatorActions(() => manifest, plan);
   for (let index = firstStage; index < plan.length; index++) {
-    await runOneStage(manifest, plan[index]!, index);
+    await runStageUntilSettled(manifest, plan, index, operator);
     await bookkeeping.saveRunManifest(manifest);
   }
 
@@ -136,7 +174,133 @@ async function reuseEarlierStages(manifest: RunManifest, resume: NonNullable<Pip
   return fromIndex;
 }
 
-async function runOneStage(manifest: RunManifest, plan: StagePlan, index: number): Promise<void> {
+/** Runs one stage; when it fails, either fails the run (older histories) or waits for an operator and acts. */
+async function runStageUntilSettled(manifest: RunManifest, plan: StagePlan[], index: number, operator: { current?: Waiting }): Promise<void> {
+  for (;;) {
+    const failure = await runOneStage(manifest, plan[index]!, index);
+    if (failure === undefined) return;
+    const record = manifest.stages[index]!;
+    const total = manifest.stages.length;
+    if (!patched(OPERATOR_WAIT_PATCH) || manifest.config.operatorWaitLimit === undefined || durationIsZero(manifest.config.operatorWaitLimit)) {
+      await failRun(manifest, `stage ${record.name} failed: ${record.error}`, 'StageFailed');
+    }
+    operator.current = { index };
+    setRunStatus(manifest, 'failed-waiting');
+    setCurrentDetails(
+      `Stage ${index + 1} of ${total}: **${record.name}** failed after ${record.attempts} attempt(s): ${record.error}\n\n` +
+        `The run waits (up to ${manifest.config.operatorWaitLimit}) for an operator: \`npm run pipeline -- retry-stage ${manifest.runId} [--set key=value]\`, ` +
+        `\`skip-stage ${manifest.runId} --reason …\` or \`abort ${manifest.runId} --reason …\`.`,
+    );
+    await bookkeeping.saveRunManifest(manifest);
+    const acted = await condition(() => operator.current?.action !== undefined, manifest.config.operatorWaitLimit as Duration);
+    const action = operator.current.action;
+    operator.current = undefined;
+    if (!acted || !action) {
+      await failRun(manifest, `stage ${record.name} failed and no operator acted within ${manifest.config.operatorWaitLimit}: ${record.error}`, 'OperatorWaitExpired');
+      return;
+    }
+    if (action.kind === 'abort') {
+      record.note = `run aborted by an operator: ${action.reason}`;
+      return failRun(manifest, `aborted by an operator while stage ${record.name} was failed: ${action.reason}`, 'RunAborted');
+    }
+    setRunStatus(manifest, 'running');
+    if (action.kind === 'skip') {
+      Object.assign(record, { status: 'skipped', note: `skipped by an operator: ${action.reason}`, outputs: {} } satisfies Partial<StageRecord>);
+      delete record.error;
+      return;
+    }
+    manifest.config.stages[index] = action.stage;
+    plan[index] = action.plan;
+    delete record.error;
+  }
+}
+
+/** Ends the run as failed (record saved, search attributes set); never returns. */
+async function failRun(manifest: RunManifest, message: string, type: string): Promise<never> {
+  manifest.endedAt = new Date().toISOString();
+  setRunStatus(manifest, 'failed');
+  setCurrentDetails(message);
+  await bookkeeping.saveRunManifest(manifest);
+  throw ApplicationFailure.nonRetryable(message, type);
+}
+
+function durationIsZero(duration: string): boolean {
+  return /^0+(\.0+)?\s*[a-z]*$/.test(duration.trim());
+}
+
+/**
+ * The operator's updates. Validators refuse what makes no sense now (nothing is waiting, an empty reason,
+ * skipping a stage whose outputs a later stage reads); handlers record the action, which the run takes.
+ */
+function handleOperatorActions(manifestOf: () => RunManifest, plan: StagePlan[]): { current?: Waiting } {
+  const operator: { current?: Waiting } = {};
+  const waitingStage = (): { waiting: Waiting; name: StageName } => {
+    const waiting = operator.current;
+    const manifest = manifestOf();
+    if (!waiting || waiting.action) throw new Error(`run ${manifest.runId} is not waiting on a failed stage (status ${manifest.status})`);
+    return { waiting, name: manifest.stages[waiting.index]!.name };
+  };
+  const result = (name: StageName, action: OperatorActionResult['action']): OperatorActionResult => ({ runId: manifestOf().runId, stage: name, action });
+
+  setHandler(
+    retryStageUpdate,
+    async (request) => {
+      const { waiting, name } = waitingStage();
+      const manifest = manifestOf();
+      const revised =
+        request.overrides && Object.keys(request.overrides).length > 0
+          ? await bookkeeping.reviseStage({ config: manifest.config, index: waiting.index, overrides: request.overrides })
+          : { stage: manifest.config.stages[waiting.index]!, plan: plan[waiting.index]! };
+      // Another action may have been taken while the revision was validated.
+      if (operator.current !== waiting || waiting.action) throw ApplicationFailure.nonRetryable(`stage ${name} is no longer waiting`, 'NotWaiting');
+      waiting.action = { kind: 'retry', ...revised };
+      return result(name, 'retry');
+    },
+    {
+      validator: (request) => {
+        waitingStage();
+        const overrides = request?.overrides;
+        if (overrides !== undefined && (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides))) throw new Error('overrides: expected { "path.in.stage": value }');
+      },
+    },
+  );
+  setHandler(
+    skipStageUpdate,
+    (request) => {
+      const { waiting, name } = waitingStage();
+      waiting.action = { kind: 'skip', reason: request.reason.trim() };
+      return Promise.resolve(result(name, 'skip'));
+    },
+    {
+      validator: (request) => {
+        const { waiting, name } = waitingStage();
+        if (!request?.reason?.trim()) throw new Error('skip-stage needs a reason (it is recorded in the run)');
+        if (!request.force) {
+          const readers = plan.slice(waiting.index + 1).filter((later) => later.reads?.includes(name)).map((later) => later.stage);
+          if (readers.length > 0) throw new Error(`later stages read the outputs of ${name}: ${readers.join(', ')}; skip anyway with force`);
+        }
+      },
+    },
+  );
+  setHandler(
+    abortUpdate,
+    (request) => {
+      const { waiting, name } = waitingStage();
+      waiting.action = { kind: 'abort', reason: request.reason.trim() };
+      return Promise.resolve(result(name, 'abort'));
+    },
+    {
+      validator: (request) => {
+        waitingStage();
+        if (!request?.reason?.trim()) throw new Error('abort needs a reason (it is recorded in the run)');
+      },
+    },
+  );
+  return operator;
+}
+
+/** Runs one stage once (its activity's own retries included); returns the failure, if it failed. */
+async function runOneStage(manifest: RunManifest, plan: StagePlan, index: number): Promise<unknown> {
   const total = manifest.stages.length;
   const stage = manifest.config.stages[index]!;
   const record = manifest.stages[index]!;
@@ -172,16 +336,14 @@ async function runOneStage(manifest: RunManifest, plan: StagePlan, index: number
       ...(result.note ? { note: result.note } : {}),
     } satisfies Partial<StageRecord>);
     record.endedAt = new Date().toISOString();
+    return undefined;
   } catch (err) {
     record.status = 'failed';
     record.endedAt = new Date().toISOString();
     record.attempts = attemptsOf(err, plan.options.retry.maximumAttempts);
     record.error = messageOf(err);
-    manifest.endedAt = record.endedAt;
-    setRunStatus(manifest, 'failed');
     setCurrentDetails(`Stage ${index + 1} of ${total}: **${stage.stage}** failed: ${record.error}`);
-    await bookkeeping.saveRunManifest(manifest);
-    throw ApplicationFailure.nonRetryable(`stage ${stage.stage} failed: ${record.error}`, 'StageFailed');
+    return err;
   }
 }
 

@@ -15,4 +15,5 @@ export const uploadLogsStage = defineStage({
     why: 'network and bucket errors are usually transient: retry for a few minutes before giving up',
   },
   runsAs: { kind: 'activity' },
+  reads: ['backup-data-root'],
 });

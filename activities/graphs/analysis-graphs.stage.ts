@@ -24,4 +24,5 @@ export const analysisGraphsStage = defineStage({
     why: 'a pass over the messages and a few charts; a failure is usually the data, so few retries',
   },
   runsAs: { kind: 'activity' },
+  reads: ['generate-synthetic', 'generate-outputs'],
 });

@@ -21,4 +21,5 @@ export const qaStage = defineStage({
     why: 'one pass over each dataset, seconds per million rows; a failure is usually the data, so few retries',
   },
   runsAs: { kind: 'activity' },
+  reads: ['generate-synthetic', 'generate-series'],
 });

@@ -2,7 +2,7 @@
  * The activities a run does for itself: validate its config and plan its stages (before anything is
  * written), create the data root's layers, and keep its manifest.
  */
-import { ConfigError, parsePipelineConfig } from '../../config/pipeline-config';
+import { ConfigError, parsePipelineConfig, type PipelineConfig, type StageConfig } from '../../config/pipeline-config';
 import type { StageName } from '../registry';
 import { planStages } from '../registry';
 import { type ActivityDeps, asActivity } from './activity-wrapper';
@@ -19,6 +19,42 @@ export interface BeginRunInput {
   config: unknown;
   overwrite: boolean;
   resume?: { fromRunId: string; fromStage: string };
+}
+
+export interface ReviseStageInput {
+  config: PipelineConfig;
+  /** Index of the stage in `config.stages`. */
+  index: number;
+  /** Dotted paths inside the stage's config (`destination`, `sources.0.tokenFileUrl`) and their new values. */
+  overrides: Record<string, unknown>;
+}
+
+export interface RevisedStage {
+  stage: StageConfig;
+  plan: StagePlan;
+}
+
+/** Sets `value` at a dotted path (numeric segments index arrays), creating objects on the way. */
+export function setAtPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const segments = path.split('.');
+  if (segments.some((segment) => segment === '' || segment === '__proto__' || segment === 'constructor' || segment === 'prototype')) {
+    throw new ConfigError([`${path}: not a usable path (empty or reserved segment)`]);
+  }
+  let node: Record<string, unknown> | unknown[] = target;
+  segments.forEach((segment, index) => {
+    const last = index === segments.length - 1;
+    const key: string | number = Array.isArray(node) ? Number(segment) : segment;
+    if (Array.isArray(node) && !Number.isInteger(key)) throw new ConfigError([`${path}: "${segment}" indexes a list; expected a number`]);
+    const container = node as Record<string | number, unknown>;
+    if (last) {
+      container[key] = value;
+      return;
+    }
+    const next = container[key];
+    if (next === undefined || next === null) container[key] = /^\d+$/.test(segments[index + 1]!) ? [] : {};
+    else if (typeof next !== 'object') throw new ConfigError([`${path}: "${segments.slice(0, index + 1).join('.')}" is a value, not an object`]);
+    node = container[key] as Record<string, unknown> | unknown[];
+  });
 }
 
 export interface BegunRun {
@@ -62,10 +98,36 @@ export function createBookkeepingActivities(deps: ActivityDeps) {
       return { manifest, plan: planStages(config.pipelineName, config.stages) };
     }),
 
+    /**
+     * An operator's corrected config for one failed stage (retry-stage --set): validated with the whole
+     * run config, so a field path error names the field and cross-field checks still hold.
+     */
+    reviseStage: asActivity(deps, () => undefined, async (input: ReviseStageInput): Promise<RevisedStage> => {
+      const current = input.config.stages[input.index];
+      if (!current) throw new ConfigError([`stages.${input.index}: no such stage`]);
+      const revised = structuredClone(current) as unknown as Record<string, unknown>;
+      for (const [path, value] of Object.entries(input.overrides)) {
+        if (path === 'stage' || path.startsWith('stage.')) throw new ConfigError([`${path}: a stage's kind cannot be changed`]);
+        setAtPath(revised, path, value);
+      }
+      const stages = input.config.stages.map((stage, index) => (index === input.index ? revised : stage));
+      let config: PipelineConfig;
+      try {
+        config = parsePipelineConfig({ ...input.config, stages });
+      } catch (err) {
+        // Name the paths as the operator wrote them: inside the stage, not inside the whole run config.
+        if (err instanceof ConfigError) throw new ConfigError(err.problems.map((problem) => (problem.startsWith(`stages[${input.index}].`) ? problem.slice(`stages[${input.index}].`.length) : problem)));
+        throw err;
+      }
+      const stage = config.stages[input.index]!;
+      return { stage, plan: planStages(config.pipelineName, config.stages)[input.index]! };
+    }),
+
     /** Replaces the run's manifest with the workflow's current record of it. */
     saveRunManifest: asActivity(deps, runOfManifest, async (manifest: RunManifest, { dataRoot }) => {
       await writeRunManifest(dataRoot, manifest);
-      if (manifest.status !== 'running') logRunEvent(dataRoot, manifest, 'PipelineRunEnd', `pipeline run ${manifest.status}`);
+      if (manifest.status === 'succeeded' || manifest.status === 'failed') logRunEvent(dataRoot, manifest, 'PipelineRunEnd', `pipeline run ${manifest.status}`);
+      if (manifest.status === 'failed-waiting') logRunEvent(dataRoot, manifest, 'PipelineRunWaiting', 'a stage failed; the run waits for an operator');
     }),
 
     /** The manifest of an earlier run, for resuming from one of its stages. */

@@ -46,6 +46,8 @@ export interface StageDefinition<Name extends string = string, Options extends z
   runsAs: RunsAs;
   /** Checks across fields (unique names, ordered dates), run even when single fields have problems, so one pass names them all. */
   check?: (config: unknown, ctx: z.RefinementCtx) => void;
+  /** Stages whose outputs this one reads when they ran before it: skipping one of those in place needs `force`. */
+  reads?: readonly string[];
   /** The stage reads the run config's `coding` section (which it then requires); its request carries it. */
   usesCodingPlan?: boolean;
 }

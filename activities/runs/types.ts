@@ -76,6 +76,8 @@ export interface StagePlan {
   options: StageActivityOptions;
   /** `qa (stage 3 of 5) of demo`: the activity's summary in the Web UI. */
   summary: string;
+  /** Stages whose outputs this one reads (from the stage's definition). */
+  reads?: string[];
   /** The request carries the config's `coding` section. Absent on plans recorded before coding stages existed. */
   usesCodingPlan?: true;
 }
