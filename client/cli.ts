@@ -6,12 +6,14 @@
  *   retry-stage <run-id> [--set key=value …]   (a run waiting after a failed stage)
  *   skip-stage <run-id> --reason R [--force]
  *   abort <run-id> --reason R
+ *   schedule create|update <id> --config F (--cron C | --every D) [--timezone --overlap --catchup-window --jitter --period-unit --first-period --note --paused]
+ *   schedule list | describe <id> | pause <id> [--note] | unpause <id> | trigger <id> | backfill <id> --from --to | delete <id>
  *   list [--limit N]
  *   uuid-lookup --table T [--backend local|firestore] [--project P] [--credentials URL] <uuid…>
  * Exit codes: 0 done, 1 the run failed, 2 bad input (or an operator action refused), 3 not found (a run, or any of
  * the uuids), 4 the run waits for an operator after a failed stage.
  */
-import type { Client } from '@temporalio/client';
+import { type Client, ScheduleNotFoundError } from '@temporalio/client';
 import { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 
@@ -23,6 +25,19 @@ import { readSettings } from '../config/settings';
 import { createBlobStore } from '../worker/dependencies';
 import { actOnRun, connectClient, getRunStatus, listRuns, type OperatorAction, resumePipelineRun, startPipelineRun, type StartResult } from './pipeline-client';
 import { followRun, printManifest } from './run-report';
+import {
+  backfillSchedule,
+  createOrUpdateSchedule,
+  deleteSchedule,
+  describeSchedule,
+  listSchedules,
+  OVERLAP_POLICIES,
+  type OverlapName,
+  pauseSchedule,
+  type PeriodUnit,
+  triggerSchedule,
+  unpauseSchedule,
+} from './schedules';
 import { uuidLookup } from './uuid-lookup';
 
 /** Characters of a uuid4 in its usual form, after the table's prefix. */
@@ -154,6 +169,112 @@ async function main(argv: string[]): Promise<number> {
     .requiredOption('--reason <text>', 'why the run is aborted')
     .action(async (runId: string, options: { reason: string }) => {
       await withClient((client) => reportAction(client, runId, { kind: 'abort', reason: options.reason }));
+    });
+
+  const schedule = program.command('schedule').description('recurring runs (Temporal Schedules): each run gets its own run id and its period from its scheduled time');
+  const scheduleSpec = (command: Command) =>
+    command
+      .requiredOption('--config <file>', 'run config (validated now, carried by the schedule)')
+      .option('--cron <expression>', 'cron expression, e.g. "0 6 * * MON"')
+      .option('--every <duration>', 'interval, e.g. 7d, 1h')
+      .option('--timezone <zone>', 'IANA time zone for cron expressions')
+      .option('--overlap <policy>', `when a run is still going at the next time: ${Object.keys(OVERLAP_POLICIES).join('|')}`, 'skip')
+      .option('--catchup-window <duration>', 'how late a missed run may still start (after an outage)')
+      .option('--jitter <duration>', 'random delay up to this, to spread load')
+      .option('--period-unit <unit>', 'day|week|month: what one period of the schedule is', 'week')
+      .option('--first-period <iso>', 'start of period 1 (default: the start of the current period)')
+      .option('--note <text>', 'a note shown with the schedule')
+      .option('--paused', 'create it paused');
+  type SpecOptions = { config: string; cron?: string; every?: string; timezone?: string; overlap: string; catchupWindow?: string; jitter?: string; periodUnit: string; firstPeriod?: string; note?: string; paused?: boolean };
+  const upsertSchedule = async (id: string, options: SpecOptions): Promise<void> => {
+    if (!(options.overlap in OVERLAP_POLICIES)) throw new BadInputError(`--overlap: expected one of ${Object.keys(OVERLAP_POLICIES).join(', ')}`);
+    if (!['day', 'week', 'month'].includes(options.periodUnit)) throw new BadInputError('--period-unit: expected day, week or month');
+    const config = await loadPipelineConfig(options.config);
+    await withClient(async (client) => {
+      const outcome = await createOrUpdateSchedule(client, {
+        scheduleId: id,
+        config,
+        taskQueue: settings.taskQueue,
+        overlap: options.overlap as OverlapName,
+        periodUnit: options.periodUnit as PeriodUnit,
+        ...(options.cron ? { cron: options.cron } : {}),
+        ...(options.every ? { every: options.every } : {}),
+        ...(options.timezone ? { timezone: options.timezone } : {}),
+        ...(options.catchupWindow ? { catchupWindow: options.catchupWindow } : {}),
+        ...(options.jitter ? { jitter: options.jitter } : {}),
+        ...(options.firstPeriod ? { firstPeriod: options.firstPeriod } : {}),
+        ...(options.note ? { note: options.note } : {}),
+        ...(options.paused ? { paused: true } : {}),
+      });
+      console.log(`schedule ${id} ${outcome}`);
+      return EXIT.ok;
+    });
+  };
+  scheduleSpec(schedule.command('create <id>').description('create a schedule (or update it, if it exists)')).action(upsertSchedule);
+  scheduleSpec(schedule.command('update <id>').description('replace a schedule\'s config, timing and policies')).action(upsertSchedule);
+  schedule
+    .command('list')
+    .description('every schedule, with its next run')
+    .action(async () => {
+      await withClient(async (client) => {
+        for (const item of await listSchedules(client)) {
+          console.log([item.scheduleId.padEnd(30), item.state.paused ? 'paused ' : 'active ', item.info.nextActionTimes[0]?.toISOString() ?? '-', item.state.note ?? ''].join('  '));
+        }
+        return EXIT.ok;
+      });
+    });
+  schedule
+    .command('describe <id>')
+    .description('a schedule: its timing, state, recent and next runs')
+    .action(async (id: string) => {
+      await withClient(async (client) => {
+        const description = await describeSchedule(client, id);
+        if (!description) {
+          console.error(`no schedule ${id}`);
+          return EXIT.notFound;
+        }
+        console.log(JSON.stringify({ scheduleId: id, spec: description.spec, state: description.state, policies: description.policies, recentActions: description.info.recentActions, nextActionTimes: description.info.nextActionTimes }, null, 2));
+        return EXIT.ok;
+      });
+    });
+  const scheduleCommand = (name: string, description: string, act: (client: Client, id: string, options: { note?: string }) => Promise<void>, withNote = false) => {
+    const command = schedule.command(`${name} <id>`).description(description);
+    if (withNote) command.option('--note <text>', 'why (shown with the schedule)');
+    command.action(async (id: string, options: { note?: string }) => {
+      await withClient(async (client) => {
+        try {
+          await act(client, id, options);
+        } catch (err) {
+          if (err instanceof ScheduleNotFoundError) {
+            console.error(`no schedule ${id}`);
+            return EXIT.notFound;
+          }
+          throw err;
+        }
+        console.log(`schedule ${id}: ${name} done`);
+        return EXIT.ok;
+      });
+    });
+    return command;
+  };
+  scheduleCommand('pause', 'stop starting runs until unpaused', (client, id, options) => pauseSchedule(client, id, options.note), true);
+  scheduleCommand('unpause', 'start runs again', (client, id, options) => unpauseSchedule(client, id, options.note), true);
+  scheduleCommand('trigger', 'start a run now, as if scheduled', (client, id) => triggerSchedule(client, id));
+  scheduleCommand('delete', 'remove the schedule (its runs stay)', (client, id) => deleteSchedule(client, id));
+  schedule
+    .command('backfill <id>')
+    .description('start the runs the schedule would have started between two times, in order')
+    .requiredOption('--from <iso>', 'start (inclusive)')
+    .requiredOption('--to <iso>', 'end (exclusive)')
+    .action(async (id: string, options: { from: string; to: string }) => {
+      const from = new Date(options.from);
+      const to = new Date(options.to);
+      if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) throw new BadInputError('--from and --to must be ISO dates');
+      await withClient(async (client) => {
+        await backfillSchedule(client, id, from, to);
+        console.log(`schedule ${id}: backfill of ${from.toISOString()} … ${to.toISOString()} requested`);
+        return EXIT.ok;
+      });
     });
 
   program

@@ -172,7 +172,8 @@ export async function resumePipelineRun(
     config: earlierInput.config,
     taskQueue: options.taskQueue,
     overwrite: options.overwrite ?? false,
-    resume: { fromRunId: earlierInput.runId, fromStage },
+    // A scheduled run's id is derived by the run itself, and kept in its search attributes.
+    resume: { fromRunId: earlierInput.runId ?? (await earlier.describe()).typedSearchAttributes.get(SEARCH_ATTRIBUTES.pipelineRunId) ?? earlier.workflowId, fromStage },
   });
 }
 

@@ -6,7 +6,7 @@
  * search attributes current and saves the record to manifests/ after every stage, so a later run can
  * resume from any stage.
  */
-import { type Duration, RetryState } from '@temporalio/common';
+import { defineSearchAttributeKey, type Duration, RetryState } from '@temporalio/common';
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -31,13 +31,46 @@ import type { PipelineConfig, StageConfig } from '../config/pipeline-config';
 import { preRegistryPlan, STAGE_REGISTRY_PATCH } from './pre-registry';
 
 export interface PipelineRunInput {
-  runId: string;
+  /** Absent for runs a schedule starts: derived from the scheduled time and its period. */
+  runId?: string;
   /** Validated by the client before start, and again by the run's first activity. */
   config: PipelineConfig;
   /** Redo stages even when their outputs already exist with the same inputs. */
   overwrite?: boolean;
   /** Reuse the outputs of an earlier run's stages before `fromStage`; run `fromStage` and the rest. */
   resume?: { fromRunId: string; fromStage: StageName };
+  /** Set by `schedule create`: every run of the schedule gets its period from its scheduled time. */
+  schedule?: ScheduleContext;
+}
+
+export interface ScheduleContext {
+  scheduleId: string;
+  /** Period 1 starts at `origin`; a period is one `unit`. */
+  period: { unit: 'day' | 'week' | 'month'; origin: string };
+}
+
+/** Temporal sets this on every run a schedule starts (and on backfills, to the time being filled). */
+const SCHEDULED_START_TIME = defineSearchAttributeKey('TemporalScheduledStartTime', 'DATETIME');
+
+/** The period (1-based) a time falls in, counted in whole units from the origin. */
+export function periodAt(time: Date, period: ScheduleContext['period']): number {
+  const origin = new Date(period.origin);
+  if (period.unit === 'month') {
+    const months = (time.getUTCFullYear() - origin.getUTCFullYear()) * 12 + (time.getUTCMonth() - origin.getUTCMonth());
+    const beforeDay = time.getUTCDate() < origin.getUTCDate() || (time.getUTCDate() === origin.getUTCDate() && time.getTime() % 86_400_000 < origin.getTime() % 86_400_000);
+    return months - (beforeDay ? 1 : 0) + 1;
+  }
+  const unitMs = (period.unit === 'week' ? 7 : 1) * 86_400_000;
+  return Math.floor((time.getTime() - origin.getTime()) / unitMs) + 1;
+}
+
+/** A scheduled run's identity: its scheduled time (the workflow's start time if Temporal gave none) and period. */
+function scheduledIdentity(schedule: ScheduleContext): { runId: string; scheduledTime: string; period: number } {
+  const info = workflowInfo();
+  const scheduled = info.typedSearchAttributes.get(SCHEDULED_START_TIME) ?? new Date(info.startTime);
+  const period = periodAt(scheduled, schedule.period);
+  const compact = scheduled.toISOString().replace(/[-:]/g, '');
+  return { runId: `${compact}-period-${period}`, scheduledTime: scheduled.toISOString(), period };
 }
 
 export const statusQuery = defineQuery<RunManifest>('status');
@@ -90,14 +123,25 @@ interface Waiting {
 
 type StageActivity = (request: StageRequest) => Promise<StageResult>;
 
-export async function pipelineRun(input: PipelineRunInput): Promise<RunManifest> {
+export async function pipelineRun(started: PipelineRunInput): Promise<RunManifest> {
+  const scheduled = started.schedule ? scheduledIdentity(started.schedule) : undefined;
+  const input: PipelineRunInput & { runId: string } = { ...started, runId: started.runId ?? scheduled?.runId ?? workflowInfo().workflowId };
+  if (scheduled) {
+    // The schedule could not know the run id: make the run findable by it, as client-started runs are.
+    upsertSearchAttributes([
+      { key: SEARCH_ATTRIBUTES.pipelineName, value: input.config.pipelineName },
+      { key: SEARCH_ATTRIBUTES.pipelineRunId, value: input.runId },
+    ]);
+  }
   let manifest = provisionalManifest(input);
+  if (scheduled && started.schedule) manifest.scheduled = { scheduleId: started.schedule.scheduleId, scheduledTime: scheduled.scheduledTime, period: scheduled.period };
   setHandler(statusQuery, () => manifest);
   setRunStatus(manifest, 'running');
 
   let plan: StagePlan[];
   if (patched(STAGE_REGISTRY_PATCH)) {
     ({ manifest, plan } = await beginRun(manifest, input));
+    if (scheduled && started.schedule) manifest.scheduled = { scheduleId: started.schedule.scheduleId, scheduledTime: scheduled.scheduledTime, period: scheduled.period };
   } else {
     plan = preRegistryPlan(manifest.pipelineName, input.config.stages);
     await (bookkeeping.beginRun as unknown as (record: RunManifest) => Promise<void>)(manifest);
@@ -117,7 +161,7 @@ export async function pipelineRun(input: PipelineRunInput): Promise<RunManifest>
 }
 
 /** The record before the config is validated: what the client sent. */
-function provisionalManifest(input: PipelineRunInput): RunManifest {
+function provisionalManifest(input: PipelineRunInput & { runId: string }): RunManifest {
   return {
     runId: input.runId,
     workflowId: workflowInfo().workflowId,
@@ -131,7 +175,7 @@ function provisionalManifest(input: PipelineRunInput): RunManifest {
   };
 }
 
-async function beginRun(provisional: RunManifest, input: PipelineRunInput): Promise<{ manifest: RunManifest; plan: StagePlan[] }> {
+async function beginRun(provisional: RunManifest, input: PipelineRunInput & { runId: string }): Promise<{ manifest: RunManifest; plan: StagePlan[] }> {
   try {
     return await bookkeeping.beginRun({
       runId: input.runId,
@@ -317,6 +361,7 @@ async function runOneStage(manifest: RunManifest, plan: StagePlan, index: number
     upstream: upstreamOutputs(manifest, index),
     overwrite: manifest.overwrite,
     ...(plan.usesCodingPlan && manifest.config.coding ? { coding: manifest.config.coding } : {}),
+    ...(manifest.scheduled ? { period: manifest.scheduled.period } : {}),
   };
 
   try {

@@ -39,6 +39,8 @@ export interface RunManifest {
   status: RunStatusName;
   overwrite: boolean;
   resumedFrom?: { runId: string; fromStage: StageName };
+  /** Runs started by a schedule: which, for which scheduled time, and the period that time falls in. */
+  scheduled?: { scheduleId: string; scheduledTime: string; period: number };
   startedAt: string;
   endedAt?: string;
   config: PipelineConfig;
@@ -56,6 +58,8 @@ export interface StageRequest<S = StageConfig> {
   overwrite: boolean;
   /** The run config's `coding` section, for the stages that use it (and only when the config has one). */
   coding?: CodingPlan;
+  /** A scheduled run's period (1, 2, …, from its scheduled time): generate-series extends the series up to it. */
+  period?: number;
 }
 
 export interface StageResult {

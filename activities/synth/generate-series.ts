@@ -101,13 +101,21 @@ async function writeDatasetIndex(seriesFolder: string, stage: GenerateSeriesConf
 }
 
 type SeriesRequest = StageRequest<GenerateSeriesConfig>;
+
+/** A scheduled run extends the series up to its own period; other runs make the configured number. */
+function seriesStageOf(request: SeriesRequest): GenerateSeriesConfig {
+  return request.period === undefined ? request.stage : { ...request.stage, periods: request.period };
+}
+
 /** The activities the seriesRun child workflow calls (their names are part of recorded histories). */
 export function generateSeriesActivities(deps: ActivityDeps) {
   return {
     /** Checks a series against its spec before any period is written; returns what the periods share. */
     planSeriesRun: asActivity(deps, (request: SeriesRequest) => runOfRequest(request), async (request, { dataRoot, logger }) => {
-      const { baseInputsHash, seriesFolder, plan } = await loadSeries(dataRoot, request.stage);
-      logger.info({ event: 'SeriesPlanned', series: request.stage.series, periods: request.stage.periods, rows: plan.rows }, 'series planned');
+      const stage = seriesStageOf(request);
+      if (stage.periods < 1) throw new BadInputError(`the run's period ${stage.periods} comes before the schedule's first period`);
+      const { baseInputsHash, seriesFolder, plan } = await loadSeries(dataRoot, stage);
+      logger.info({ event: 'SeriesPlanned', series: stage.series, periods: stage.periods, rows: plan.rows }, 'series planned');
       return { baseInputsHash, seriesFolder: pathToFileURL(seriesFolder).href };
     }),
     /** One period of a series: reused if an identical one exists, never overwritten otherwise. */
@@ -115,7 +123,7 @@ export function generateSeriesActivities(deps: ActivityDeps) {
       deps,
       (input: { request: SeriesRequest; period: number }) => runOfRequest(input.request, { period: input.period }),
       async (input, { dataRoot, logger, reportProgress }) => {
-        const outcome = await runSeriesPeriod(dataRoot, input.request.stage, input.period, reportProgress);
+        const outcome = await runSeriesPeriod(dataRoot, seriesStageOf(input.request), input.period, reportProgress);
         logger.info({ event: 'GeneratingOutputs', series: input.request.stage.series, ...outcome }, outcome.reused ? 'period already generated' : 'period generated');
         return outcome;
       },

@@ -35,12 +35,14 @@ export async function seriesRun(input: SeriesRunInput): Promise<StageResult> {
   let reused = input.reused ?? 0;
   let last: StageResult['outputs'] = {};
   const first = input.fromPeriod ?? 1;
-  for (let period = first; period <= stage.periods; period++) {
+  // A scheduled run carries its period: the series is extended up to it, one period per weekly run.
+  const periods = request.period ?? stage.periods;
+  for (let period = first; period <= periods; period++) {
     if (period - first >= PERIODS_PER_RUN) {
       await continueAsNew<typeof seriesRun>({ ...input, fromPeriod: period, generated, reused });
     }
-    setCurrentDetails(`Series **${stage.series}**: period ${period} of ${stage.periods}`);
-    const { generateSeriesPeriod } = proxyActivities<GenerateSeriesActivities>({ ...options, summary: `period ${period} of ${stage.periods} of series ${stage.series}` });
+    setCurrentDetails(`Series **${stage.series}**: period ${period} of ${periods}`);
+    const { generateSeriesPeriod } = proxyActivities<GenerateSeriesActivities>({ ...options, summary: `period ${period} of ${periods} of series ${stage.series}` });
     const outcome = await generateSeriesPeriod({ request, period });
     if (outcome.reused) reused += 1;
     else generated += 1;
@@ -51,6 +53,6 @@ export async function seriesRun(input: SeriesRunInput): Promise<StageResult> {
     inputsHash: baseInputsHash,
     outputs: { series: { uri: seriesFolder }, latestDataset: last.dataset!, latestSpec: last.spec!, ...(last.datasets ? { datasets: last.datasets } : {}) },
     attempt: 1,
-    note: `${stage.periods} periods: ${generated} generated, ${reused} already there`,
+    note: `${periods} periods: ${generated} generated, ${reused} already there`,
   };
 }
