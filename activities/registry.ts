@@ -12,6 +12,8 @@ import { uploadLogsImplementation } from './archive/upload-logs';
 import { uploadLogsStage } from './archive/upload-logs.stage';
 import { openUuidTableFor } from './deid/open-uuid-table';
 import type { UuidTableConfig } from './deid/uuid-table';
+import { driveUploadImplementation } from './drive/drive-upload';
+import { driveUploadStage } from './drive/drive-upload.stage';
 import { analysisGraphsImplementation } from './graphs/analysis-graphs';
 import { analysisGraphsStage } from './graphs/analysis-graphs.stage';
 import { qaImplementation } from './qa/qa';
@@ -57,6 +59,7 @@ export const STAGE_REGISTRY = [
   childWorkflowStage(generateSeriesStage, generateSeriesActivities),
   activityStage(qaStage, qaImplementation),
   activityStage(analysisGraphsStage, analysisGraphsImplementation),
+  activityStage(driveUploadStage, driveUploadImplementation),
   activityStage(backupDataRootStage, backupDataRootImplementation),
   activityStage(uploadLogsStage, uploadLogsImplementation),
 ] as const;
@@ -111,7 +114,7 @@ export function createStageActivities(deps: ActivityDeps): StageActivities {
       activities[entry.definition.name] = asActivity(deps, (request: StageRequest) => runOfRequest(request), (request: StageRequest, scope) =>
         runStage(
           implementation,
-          { request, dataRoot: scope.dataRoot, blobStore: deps.blobStore, logger: scope.logger, now: deps.now, reportProgress: scope.reportProgress, resumeFrom: scope.resumeFrom, signal: scope.signal, openUuidTable },
+          { request, dataRoot: scope.dataRoot, dataHome: deps.dataHome, blobStore: deps.blobStore, logger: scope.logger, now: deps.now, reportProgress: scope.reportProgress, resumeFrom: scope.resumeFrom, signal: scope.signal, openUuidTable },
           scope.attempt,
         ),
       );

@@ -52,6 +52,8 @@ export async function findCompletedStage(
 
 async function outputsStillExist(outputs: StageOutputs, blobStore: BlobStore): Promise<boolean> {
   for (const ref of Object.values(outputs)) {
+    // A file on the web (a Drive upload's link): checking it would take the stage's credentials; taken as there.
+    if (!ref.uri.startsWith('file:') && !ref.uri.startsWith('gs:')) continue;
     // A stage may name a folder it wrote (QA's one folder per dataset): no object, but there all the same.
     if (ref.uri.startsWith('file:') && (await isFolder(fileURLToPath(ref.uri)))) continue;
     const stored = await blobStore.stat(ref.uri);

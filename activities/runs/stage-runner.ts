@@ -16,6 +16,8 @@ export interface StageContext<Config = { stage: string }> {
   request: StageRequest<Config>;
   /** Absolute path of the data root. */
   dataRoot: string;
+  /** The worker's data home, where local stand-ins for cloud services keep their files (e.g. `.drive/`). */
+  dataHome?: string;
   blobStore: BlobStore;
   logger: Logger;
   now: () => Date;
