@@ -98,6 +98,7 @@ export const driveUploadStage = defineStage({
     why: 'Drive rate limits and 5xx clear up within minutes; files are replaced by name, so a retried attempt never duplicates one',
   },
   runsAs: { kind: 'activity' },
+  reads: ['generate-outputs', 'analysis-graphs'],
 });
 
 export const driveUploadConfigSchema = stageConfigSchema(driveUploadStage);
