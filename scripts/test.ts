@@ -8,12 +8,13 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { runMain, stopAllProcesses } from './lib/processes';
+import { freePort, runMain, stopAllProcesses } from './lib/processes';
 import { startFakeGcsServer, startFirestoreEmulator, startTemporalDevServer } from './lib/servers';
-import { ensureTool, PROJECT_ROOT, TOOLS } from './lib/tools';
+import { ensureChromium, ensureTool, PROJECT_ROOT, TOOLS } from './lib/tools';
 
 async function main(): Promise<number> {
   for (const tool of Object.values(TOOLS)) ensureTool(tool);
+  const chromium = ensureChromium();
 
   console.log('[test] type-checking (tsc)');
   const typecheck = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', PROJECT_ROOT], { stdio: 'inherit' });
@@ -25,7 +26,7 @@ async function main(): Promise<number> {
 
   const workDir = mkdtempSync(join(tmpdir(), 'pipeline-test-'));
   try {
-    const temporal = await startTemporalDevServer({ dbFile: join(workDir, 'temporal.sqlite'), logFile: join(workDir, 'temporal.log') });
+    const temporal = await startTemporalDevServer({ dbFile: join(workDir, 'temporal.sqlite'), logFile: join(workDir, 'temporal.log'), uiPort: await freePort() });
     const gcs = await startFakeGcsServer({ logFile: join(workDir, 'fake-gcs.log') });
     const firestore = await startFirestoreEmulator({ logFile: join(workDir, 'firestore.log') });
     console.log(
@@ -43,6 +44,8 @@ async function main(): Promise<number> {
         env: {
           ...process.env,
           TEST_TEMPORAL_ADDRESS: temporal.address,
+          TEST_TEMPORAL_UI_URL: temporal.uiUrl!,
+          TEST_CHROMIUM: chromium,
           TEST_GCS_ENDPOINT: gcs.endpoint,
           TEST_FIRESTORE_EMULATOR_HOST: firestore.host,
           LOG_LEVEL: process.env.LOG_LEVEL ?? 'fatal',

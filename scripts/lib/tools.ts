@@ -81,3 +81,30 @@ export function ensureTool(tool: ToolSpec, log: (line: string) => void = console
   log(`[tools] installed ${installed}`);
   return installed;
 }
+
+/** Debian's Chromium, for the Web UI test (driven by playwright-core; never downloaded by Playwright). */
+export const CHROMIUM = '/usr/bin/chromium';
+
+/**
+ * Finds Chromium, or installs Debian's package (`apt-get`, as root, as CI runs). Elsewhere it says how,
+ * and the test that needs it fails loudly rather than being skipped.
+ */
+export function ensureChromium(log: (line: string) => void = console.log): string {
+  const explicit = process.env.CHROMIUM_PATH;
+  if (explicit) {
+    if (!isExecutable(explicit)) throw new Error(`CHROMIUM_PATH=${explicit} is not an executable file`);
+    return explicit;
+  }
+  if (isExecutable(CHROMIUM)) return CHROMIUM;
+  if (process.getuid?.() !== 0 || !onPath('apt-get')) {
+    throw new Error(`Chromium is not installed: install Debian's package (sudo apt-get install chromium) or set CHROMIUM_PATH`);
+  }
+  log('[tools] installing Debian chromium (apt-get) for the Web UI test');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', 'chromium']]) {
+    const result = spawnSync('apt-get', args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
+    if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${result.status})`);
+  }
+  if (!isExecutable(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is missing`);
+  return CHROMIUM;
+}

@@ -16,6 +16,14 @@ export const testServers = {
   get temporalAddress(): string {
     return required('TEST_TEMPORAL_ADDRESS');
   },
+  /** The dev server's Web UI, e.g. http://127.0.0.1:PORT. */
+  get temporalUiUrl(): string {
+    return required('TEST_TEMPORAL_UI_URL');
+  },
+  /** Debian's Chromium, installed by `npm test` if missing. */
+  get chromium(): string {
+    return required('TEST_CHROMIUM');
+  },
   get gcsEndpoint(): string {
     return required('TEST_GCS_ENDPOINT');
   },
