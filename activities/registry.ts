@@ -14,6 +14,8 @@ import { openUuidTableFor } from './deid/open-uuid-table';
 import type { UuidTableConfig } from './deid/uuid-table';
 import { analysisGraphsImplementation } from './graphs/analysis-graphs';
 import { analysisGraphsStage } from './graphs/analysis-graphs.stage';
+import { generateOutputsImplementation } from './outputs/generate-outputs';
+import { generateOutputsStage } from './outputs/generate-outputs.stage';
 import { qaImplementation } from './qa/qa';
 import { qaStage } from './qa/qa.stage';
 import { type ActivityDeps, asActivity, runOfRequest } from './runs/activity-wrapper';
@@ -53,6 +55,7 @@ function childWorkflowStage<D extends StageDefinition & { runsAs: { kind: 'child
 
 export const STAGE_REGISTRY = [
   activityStage(fetchSourcesStage, fetchSourcesImplementation),
+  activityStage(generateOutputsStage, generateOutputsImplementation),
   activityStage(generateSyntheticStage, generateSyntheticImplementation),
   childWorkflowStage(generateSeriesStage, generateSeriesActivities),
   activityStage(qaStage, qaImplementation),

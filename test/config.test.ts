@@ -38,7 +38,7 @@ describe('run config', () => {
   it('names the field path of an unknown stage', () => {
     const problems = problemsOf({ ...valid, stages: [{ stage: 'backup-data-root' }, { stage: 'coda-add' }] });
     assert.equal(problems.length, 1);
-    assert.match(problems[0]!, /^stages\[1\]\.stage: unknown stage "coda-add"; expected one of fetch-sources, generate-synthetic, generate-series, qa, analysis-graphs, backup-data-root, upload-logs$/);
+    assert.match(problems[0]!, /^stages\[1\]\.stage: unknown stage "coda-add"; expected one of fetch-sources, generate-outputs, generate-synthetic, generate-series, qa, analysis-graphs, backup-data-root, upload-logs$/);
   });
 
   it('rejects a data root that escapes through ..', () => {
