@@ -16,6 +16,8 @@ import { driveUploadImplementation } from './drive/drive-upload';
 import { driveUploadStage } from './drive/drive-upload.stage';
 import { analysisGraphsImplementation } from './graphs/analysis-graphs';
 import { analysisGraphsStage } from './graphs/analysis-graphs.stage';
+import { generateOutputsImplementation } from './outputs/generate-outputs';
+import { generateOutputsStage } from './outputs/generate-outputs.stage';
 import { qaImplementation } from './qa/qa';
 import { qaStage } from './qa/qa.stage';
 import { type ActivityDeps, asActivity, runOfRequest } from './runs/activity-wrapper';
@@ -55,6 +57,7 @@ function childWorkflowStage<D extends StageDefinition & { runsAs: { kind: 'child
 
 export const STAGE_REGISTRY = [
   activityStage(fetchSourcesStage, fetchSourcesImplementation),
+  activityStage(generateOutputsStage, generateOutputsImplementation),
   activityStage(generateSyntheticStage, generateSyntheticImplementation),
   childWorkflowStage(generateSeriesStage, generateSeriesActivities),
   activityStage(qaStage, qaImplementation),

@@ -82,7 +82,7 @@ describe('analysis graphs', () => {
       { period: '2026-10-05', messages: 3, participants: 2 },
       { period: '2026-10-12', messages: 1, participants: 1 },
     ]);
-    assert.deepEqual(summary.codes[0]!.counts.map((c) => [c.code, c.messages]), [['NC', 1], ['health', 1], ['water', 2]]);
+    assert.deepEqual(summary.codes[0]!.counts.map((c) => [c.code, c.messages]), [['health', 1], ['water', 2], ['NC', 1]]); // control codes after the others
     assert.deepEqual(summary.skipped, { rows: 1, reason: 'timestamp not a date' });
     assert.equal(weekStart(Date.UTC(2024, 1, 29)), '2024-02-26');
   });

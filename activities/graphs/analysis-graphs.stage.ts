@@ -9,8 +9,12 @@ export const analysisGraphsStage = defineStage({
   description: 'Messages and participants per period, and the distribution of codes per code scheme, with CSVs',
   options: {
     input: z
-      .union([fileInDataRoot, z.strictObject({ stage: z.literal('generate-synthetic'), table: z.string().min(1) })])
-      .describe('Message-shaped data: a CSV/TSV in the data root, or a table of the generate-synthetic stage'),
+      .union([
+        fileInDataRoot,
+        z.strictObject({ stage: z.literal('generate-synthetic'), table: z.string().min(1) }),
+        z.strictObject({ stage: z.literal('generate-outputs'), table: z.literal('messages') }).describe('messages.csv of generate-outputs: blank scheme cells are messages of other datasets, not counted'),
+      ])
+      .describe('Message-shaped data: a CSV/TSV in the data root, a table of the generate-synthetic stage, or the coded messages of generate-outputs'),
     timestampColumn: z.string().min(1),
     participantColumn: z.string().min(1),
     period: z.union([z.enum(['day', 'week', 'month']), z.strictObject({ episodeColumn: z.string().min(1) })]).default('week'),

@@ -26,6 +26,11 @@ function inputPath(context: StageContext<GraphsConfig>): string {
     if (!existsSync(path)) throw new BadInputError(`input: ${input} does not exist in the data root`);
     return path;
   }
+  if (input.stage === 'generate-outputs') {
+    const messages = context.request.upstream['generate-outputs']?.['messages.csv'];
+    if (!messages) throw new BadInputError('input: no generate-outputs stage with messages.csv before analysis-graphs');
+    return fileURLToPath(messages.uri);
+  }
   const generated = context.request.upstream['generate-synthetic']?.[input.table];
   if (!generated) throw new BadInputError(`input: no generate-synthetic stage with table "${input.table}" before analysis-graphs`);
   return fileURLToPath(generated.uri);
@@ -46,7 +51,7 @@ function barChart(title: string, values: object[], x: { field: string; title: st
 }
 
 export const analysisGraphsImplementation: StageImplementation<typeof analysisGraphsStage> = {
-  version: 1,
+  version: 2, // 2: control codes after the others; generate-outputs input
   async inputs(context) {
     const path = inputPath(context);
     return { input: (await digestFile(path)).sha256, stage: context.request.stage };
@@ -55,7 +60,8 @@ export const analysisGraphsImplementation: StageImplementation<typeof analysisGr
     const { request, dataRoot, logger } = context;
     const stage = request.stage;
     const path = inputPath(context);
-    const summary = await summariseMessages(path, path.endsWith('.tsv') ? '\t' : ',', stage);
+    const blankCells = typeof stage.input === 'object' && stage.input.stage === 'generate-outputs' ? 'not-in-scheme' : 'not-coded';
+    const summary = await summariseMessages(path, path.endsWith('.tsv') ? '\t' : ',', stage, blankCells);
     const folder = join(dataRoot, DATA_ROOT_LAYERS.graphs, request.runId);
     const outputs: StageOutputs = {};
     const periodName = typeof stage.period === 'object' ? 'episode' : stage.period;

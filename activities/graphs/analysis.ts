@@ -3,6 +3,7 @@
  * week, month or radio episode) and the distribution of codes per code scheme, each as a chart (SVG,
  * PNG, PDF) with its CSV table beside it.
  */
+import { CONTROL_CODES } from '../coding/code-scheme';
 import { BadInputError } from '../errors';
 import { csvLine } from '../storage/csv-cells';
 import { readCsvRecords } from '../storage/csv-reader';
@@ -16,9 +17,16 @@ export interface MessageColumns {
   codeSchemes: string[];
 }
 
+/**
+ * What a blank code cell means: `not-coded` (counted as NC, as Coda shows an unlabelled message), or
+ * `not-in-scheme` (generate-outputs' messages.csv: the message belongs to another dataset; not counted).
+ */
+export type BlankCells = 'not-coded' | 'not-in-scheme';
+
 export interface MessageSummary {
   periodTitle: string;
   perPeriod: Array<{ period: string; messages: number; participants: number }>;
+  /** Per scheme: normal codes by name, then control codes (NR, NC, …) in CONTROL_CODES order; shares of the messages counted for the scheme. */
   codes: Array<{ scheme: string; counts: Array<{ code: string; messages: number; share: number }> }>;
   /** Rows left out, with why. */
   skipped: { rows: number; reason: string } | undefined;
@@ -31,9 +39,20 @@ export function weekStart(time: number): string {
   return new Date(Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), date.getUTCDate() - weekday)).toISOString().slice(0, 10);
 }
 
-export async function summariseMessages(path: string, delimiter: ',' | '\t', columns: MessageColumns): Promise<MessageSummary> {
+const CONTROL_ORDER = new Map<string, number>(CONTROL_CODES.map((code, index) => [code, index]));
+
+/** Normal codes by name first, then control codes in their fixed order: the charts keep NR/NC/NA apart from the themes. */
+function codeOrder(a: string, b: string): number {
+  const controlA = CONTROL_ORDER.get(a);
+  const controlB = CONTROL_ORDER.get(b);
+  if (controlA !== undefined || controlB !== undefined) return (controlA ?? -1) - (controlB ?? -1);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export async function summariseMessages(path: string, delimiter: ',' | '\t', columns: MessageColumns, blankCells: BlankCells = 'not-coded'): Promise<MessageSummary> {
   const perPeriod = new Map<string, { messages: number; participants: Set<string> }>();
   const codeCounts = columns.codeSchemes.map(() => new Map<string, number>());
+  const schemeTotals = columns.codeSchemes.map(() => 0);
   let indexes: { timestamp: number; participant: number; episode: number; schemes: number[] } | undefined;
   let skippedRows = 0;
   for await (const batch of readCsvRecords(path, delimiter, { skipLeadingComments: true })) {
@@ -75,21 +94,22 @@ export async function summariseMessages(path: string, delimiter: ',' | '\t', col
       entry.messages += 1;
       if (record[indexes.participant]) entry.participants.add(record[indexes.participant]!);
       indexes.schemes.forEach((index, s) => {
+        if (record[index] === '' && blankCells === 'not-in-scheme') return;
         const code = record[index] === '' ? 'NC' : record[index]!; // NC: not coded, as in Coda
         codeCounts[s]!.set(code, (codeCounts[s]!.get(code) ?? 0) + 1);
+        schemeTotals[s]! += 1;
       });
     }
   }
   const periods = [...perPeriod.keys()].sort();
-  const total = [...perPeriod.values()].reduce((sum, entry) => sum + entry.messages, 0);
   return {
     periodTitle: typeof columns.period === 'object' ? 'Episode' : { day: 'Day', week: 'Week starting', month: 'Month' }[columns.period],
     perPeriod: periods.map((period) => ({ period, messages: perPeriod.get(period)!.messages, participants: perPeriod.get(period)!.participants.size })),
     codes: columns.codeSchemes.map((scheme, s) => ({
       scheme,
       counts: [...codeCounts[s]!]
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-        .map(([code, messages]) => ({ code, messages, share: total ? messages / total : 0 })),
+        .sort(([a], [b]) => codeOrder(a, b))
+        .map(([code, messages]) => ({ code, messages, share: schemeTotals[s] ? messages / schemeTotals[s] : 0 })),
     })),
     skipped: skippedRows ? { rows: skippedRows, reason: typeof columns.period === 'object' ? 'no episode' : 'timestamp not a date' } : undefined,
   };
