@@ -20,6 +20,7 @@ export const generateOutputsStage = defineStage({
     why: 'two local passes over the raw messages, no network; a failure is usually the data, and an attempt redoes the files from scratch',
   },
   runsAs: { kind: 'activity' },
+  reads: ['fetch-sources', 'coda-get'],
   usesCodingPlan: true,
 });
 
