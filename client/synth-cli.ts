@@ -9,7 +9,9 @@ import { Presets, SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError } from 'commander';
 import { stringify } from 'yaml';
 
+import { bitLayoutFiles } from '../activities/qa/bit-layout';
 import { analyseDataset } from '../activities/qa/dataset-qa';
+import { QA_LAYOUTS } from '../activities/qa/qa.stage';
 import { writeTableFile } from '../activities/synth/generate';
 import { loadSynthSpec } from '../activities/synth/load-spec';
 import { SpecError } from '../activities/synth/spec';
@@ -104,8 +106,10 @@ formatOption(program.command('import <file>'))
 formatOption(program.command('qa <spec> <data>'))
   .description('QA of a data file against its spec (the qa stage\'s checks), as JSON on stdout')
   .option('--table <name>', 'table of the spec (the first by default)')
-  .action((specPath: string, data: string, options: { table?: string; specFormat: SpecFormat; anonDb?: string }) =>
+  .option('--layout <layout>', `${QA_LAYOUTS.join('|')}: bit prints the three files of BIT's R QA layout, keyed by the cleaned dataset name`, 'per-dataset')
+  .action((specPath: string, data: string, options: { table?: string; specFormat: SpecFormat; anonDb?: string; layout: string }) =>
     run(async () => {
+      if (!(QA_LAYOUTS as readonly string[]).includes(options.layout)) throw new SpecError([`--layout: "${options.layout}" is not one of ${QA_LAYOUTS.join(', ')}`]);
       const { spec, warnings } = await loadSynthSpec(specPath, options.specFormat, { ...(options.anonDb ? { anonDb: options.anonDb } : {}) });
       printWarnings(warnings);
       const table = options.table === undefined ? spec.tables[0]! : spec.tables.find((candidate) => candidate.name === options.table);
@@ -113,7 +117,9 @@ formatOption(program.command('qa <spec> <data>'))
       const bar = progress(table.rows, 'rows');
       const qa = await analyseDataset(data, table, data.endsWith('.tsv') ? '\t' : ',', (rows) => bar.update(rows));
       bar.stop();
-      process.stdout.write(`${JSON.stringify({ dataset: basename(data), ...qa }, null, 2)}\n`);
+      const dataset = basename(data).replace(/\.(csv|tsv)$/, '');
+      const output = options.layout === 'bit' ? bitLayoutFiles([{ name: dataset, qa }]) : { dataset: basename(data), ...qa };
+      process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);
     }),
   );
 

@@ -156,6 +156,17 @@ describe('generate-synthetic stage in a pipeline run', () => {
     assert.ok(warnings.some((warning) => /probabilities sum to 0\.98; rescaled/.test(warning)), warnings.join(' | '));
   });
 
+  it("writes the statistics a BIT summary file contradicts itself with (an sd its range cannot hold, a mean outside it) as warnings beside the tables", async () => {
+    await copyFile(join(__dirname, 'fixtures', 'bit', 'ReadingBuddies_2019_summary_stats.json'), join(dataHome, 'synth-demo', 'raw', 'specs', 'reading.json'));
+    const { manifest } = await runPipeline('raw/specs/reading.json', { format: 'tsv' });
+    assert.equal(manifest.status, 'succeeded', manifest.stages[0]!.error);
+    const outputs = manifest.stages[0]!.outputs;
+    const warnings = JSON.parse(await readFile(fileURLToPath(outputs.warnings!.uri), 'utf8')) as string[];
+    assert.deepEqual(warnings.map((warning) => warning.split(':')[0]), ['Column_details[6].standard_deviation', 'Column_details[7].mean']);
+    const lines = (await readFile(fileURLToPath(outputs.ReadingBuddies_2019!.uri), 'utf8')).split('\n');
+    assert.equal(lines.length, 4000 + 3); // datestamp, header, rows, final newline
+  });
+
   it('fails at once, naming the spec path, when the spec is invalid', async () => {
     const { manifest, error } = await runPipeline('raw/specs/broken.yaml');
     assert.ok(error instanceof WorkflowFailedError);

@@ -7,9 +7,10 @@ import { conditionalMoments } from '../synth/conditional';
 import type { TableSpec } from '../synth/spec';
 import type { QaWarning } from './output';
 
+/** `expected` is null for an identifier tested only for independence (its values are ids, nothing to compare). */
 export type Compared =
-  | { name: string; kind: 'numeric'; expected: { mean: number; sd: number; min: number; max: number; missing: number } }
-  | { name: string; kind: 'categorical'; expected: Map<string, number> };
+  | { name: string; kind: 'numeric'; expected: { mean: number; sd: number; min: number; max: number; missing: number } | null }
+  | { name: string; kind: 'categorical'; expected: Map<string, number> | null };
 
 /** Why a column of this type is left out of the comparisons. */
 const NOT_COMPARED: Record<Exclude<TableSpec['columns'][number]['type'], 'numeric' | 'categorical' | 'paired'>, string> = {
@@ -22,11 +23,24 @@ const NOT_COMPARED: Record<Exclude<TableSpec['columns'][number]['type'], 'numeri
   constant: 'a constant',
 };
 
-/** What can be compared, from the spec; everything else is listed with the reason. */
-export function comparedColumns(table: TableSpec): { compared: Compared[]; notCompared: QaWarning[] } {
+/**
+ * What can be compared, from the spec; everything else is listed with the reason. Identifiers marked
+ * `qa: numeric|categorical` are in the pair tests (as BIT's QA tests them) with a note saying why their
+ * values are not compared.
+ */
+export function comparedColumns(table: TableSpec): { compared: Compared[]; notCompared: QaWarning[]; notes: QaWarning[] } {
   const compared: Compared[] = [];
   const notCompared: QaWarning[] = [];
+  const notes: QaWarning[] = [];
   for (const column of table.columns) {
+    if ((column.type === 'id' || column.type === 'grouped-id') && column.qa) {
+      compared.push({ name: column.name, kind: column.qa, expected: null });
+      notes.push({
+        Name: column.name,
+        reason: `an identifier, tested for independence as a ${column.qa} column (BIT's QA tests it as the type its summary gave it); its values are ids, so they are not compared with the summary`,
+      });
+      continue;
+    }
     switch (column.type) {
       case 'numeric': {
         let mean: number;
@@ -61,5 +75,5 @@ export function comparedColumns(table: TableSpec): { compared: Compared[]; notCo
         notCompared.push({ Name: column.name, reason: NOT_COMPARED[column.type] });
     }
   }
-  return { compared, notCompared };
+  return { compared, notCompared, notes };
 }

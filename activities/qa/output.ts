@@ -28,6 +28,8 @@ export interface CorrelationPValue {
   Comparison_column_2: string;
   p_value: number;
   test: 'correlation' | 'chi_square' | 'anova';
+  /** Pearson's r, the chi-square statistic or F (BIT's layout writes the first two). */
+  statistic: number;
 }
 
 export interface QaWarning {
@@ -40,6 +42,8 @@ export interface QaWarning {
 
 export interface DatasetQa {
   rows: number;
+  /** The columns in the comparisons and pair tests, in spec order. */
+  compared: { numeric: string[]; categorical: string[] };
   numerical_metrics_comparison: NumericalMetric[];
   categorical_metrics_comparison: CategoricalMetric[];
   total_variation_distance: Array<{ Name: string; total_variation_distance: number }>;
@@ -55,11 +59,11 @@ export function numericalMetrics(numeric: Array<Extract<Compared, { kind: 'numer
     const profile = accumulator.numericProfiles[i]!;
     const expected = column.expected;
     return [
-      { Name: column.name, stat: 'mean', value: profile.mean(), expected: expected.mean },
-      { Name: column.name, stat: 'standard_deviation', value: profile.sd(), expected: expected.sd },
-      { Name: column.name, stat: 'min', value: profile.n ? profile.min : null, expected: expected.min },
-      { Name: column.name, stat: 'max', value: profile.n ? profile.max : null, expected: expected.max },
-      { Name: column.name, stat: 'missing_value_freq', value: rows ? profile.missing / rows : null, expected: expected.missing },
+      { Name: column.name, stat: 'mean', value: profile.mean(), expected: expected?.mean ?? null },
+      { Name: column.name, stat: 'standard_deviation', value: profile.sd(), expected: expected?.sd ?? null },
+      { Name: column.name, stat: 'min', value: profile.n ? profile.min : null, expected: expected?.min ?? null },
+      { Name: column.name, stat: 'max', value: profile.n ? profile.max : null, expected: expected?.max ?? null },
+      { Name: column.name, stat: 'missing_value_freq', value: rows ? profile.missing / rows : null, expected: expected?.missing ?? null },
     ] satisfies NumericalMetric[];
   });
 }
@@ -74,6 +78,7 @@ export function categoricalMetrics(
   const total_variation_distance: DatasetQa['total_variation_distance'] = [];
   categorical.forEach((column, c) => {
     const expected = column.expected;
+    if (!expected) return; // an identifier: in the pair tests only
     const counts = accumulator.categoryCounts[c]!;
     const present = counts.reduce((sum, count) => sum + count, 0);
     const synthetic = new Map([...accumulator.categoryCodes[c]!].map(([value, code]) => [value, counts[code]! / Math.max(rows, 1)]));
@@ -100,7 +105,7 @@ export function pairTests(numericNames: readonly string[], categoricalNames: rea
   const warnings: QaWarning[] = [];
   const record = (a: string, b: string, test: CorrelationPValue['test'], result: TestResult): void => {
     if ('undefinedBecause' in result) warnings.push({ Comparison_column_1: a, Comparison_column_2: b, test, reason: result.undefinedBecause });
-    else corr_p_values.push({ Comparison_column_1: a, Comparison_column_2: b, p_value: result.pValue, test });
+    else corr_p_values.push({ Comparison_column_1: a, Comparison_column_2: b, p_value: result.pValue, test, statistic: result.statistic });
   };
   const { numericPairs, categoricalPairs, mixedPairs } = accumulator;
   numericPairs.first.forEach((i, p) => record(numericNames[i]!, numericNames[numericPairs.second[p]!]!, 'correlation', numericPairs.result(p)));

@@ -5,6 +5,8 @@ import { fileInDataRoot } from '../../config/schema-parts';
 import { defineStage, retryUpTo } from '../runs/stage-definition';
 import { specFormatOption } from '../synth/generate-synthetic.stage';
 
+export const QA_LAYOUTS = ['per-dataset', 'bit'] as const;
+
 export const qaStage = defineStage({
   name: 'qa',
   description: 'QA of the datasets of the generate stage before it: metrics, correlation p-values, KS test, HTML report',
@@ -13,6 +15,10 @@ export const qaStage = defineStage({
     specFormat: specFormatOption,
     table: z.string().optional().describe('Table of the spec the datasets are (the first by default)'),
     alpha: z.number().gt(0).lt(1).default(0.05).describe('The KS test of the p-values passes when its p-value is at least this'),
+    layout: z
+      .enum(QA_LAYOUTS)
+      .default('per-dataset')
+      .describe("per-dataset: a folder of JSON files and plots per dataset; bit: BIT's R QA layout, one file per batch for each comparison, keyed by the janitor-cleaned dataset name"),
   },
   policy: {
     startToCloseTimeout: '1 hour',

@@ -16,6 +16,7 @@ import { writeFileAtomic } from '../storage/atomic-write';
 import type { SeriesDatasetEntry } from '../synth/generate-series';
 import { loadSynthSpec } from '../synth/load-spec';
 import { SpecError, type TableSpec } from '../synth/spec';
+import { bitLayoutFiles, cleanNames } from './bit-layout';
 import { analyseDataset } from './dataset-qa';
 import type { qaStage } from './qa.stage';
 import { cumulativeDistributionSvg, htmlReport, ksVerdict, type ReportDataset } from './report';
@@ -64,11 +65,13 @@ export const qaImplementation: StageImplementation<typeof qaStage> = {
     const { table, text } = await loadTable(context.dataRoot, context.request.stage);
     const datasets = await datasetsOf(context, table);
     const files = await Promise.all(datasets.map(async (dataset) => ({ path: dataset.path, ...(({ size, mtimeMs }) => ({ size, mtimeMs }))(await stat(dataset.path)) })));
-    return { spec: text, stage: context.request.stage, files };
+    // The default layout hashes as before the option existed, so earlier runs' QA is still reused.
+    const { layout, ...stage } = context.request.stage;
+    return { spec: text, stage: layout === 'per-dataset' ? stage : context.request.stage, files };
   },
   async run(context) {
     const { dataRoot, request, logger, reportProgress } = context;
-    const { alpha } = request.stage;
+    const { alpha, layout } = request.stage;
     const { table } = await loadTable(dataRoot, request.stage);
     const datasets = await datasetsOf(context, table);
     const folder = join(dataRoot, DATA_ROOT_LAYERS.qa, request.runId);
@@ -79,20 +82,31 @@ export const qaImplementation: StageImplementation<typeof qaStage> = {
       const pValues = qa.corr_p_values.map((entry) => entry.p_value);
       const verdict = ksVerdict(pValues, alpha);
       const plotSvg = await cumulativeDistributionSvg(`${dataset.name}: cumulative distribution of p-values`, pValues);
+      logger.info({ event: 'QualityAssurance', dataset: dataset.name, rows: qa.rows, pValues: pValues.length, warnings: qa.warnings.length, ksPValue: verdict.ks_p_value, passed: verdict.passed }, 'dataset checked');
+      reportProgress({ dataset: dataset.name });
+      reportDatasets.push({ name: dataset.name, qa, verdict, plotSvg });
+      if (layout === 'bit') continue; // one file per batch, below
       const out = join(folder, dataset.name);
       await Promise.all([
         writeFileAtomic(join(out, 'numerical_metrics_comparison.json'), JSON.stringify(qa.numerical_metrics_comparison, null, 2)),
         writeFileAtomic(join(out, 'categorical_metrics_comparison.json'), JSON.stringify(qa.categorical_metrics_comparison, null, 2)),
         writeFileAtomic(join(out, 'total_variation_distance.json'), JSON.stringify(qa.total_variation_distance, null, 2)),
-        writeFileAtomic(join(out, 'corr_p_values.json'), JSON.stringify(qa.corr_p_values, null, 2)),
+        writeFileAtomic(join(out, 'corr_p_values.json'), JSON.stringify(qa.corr_p_values.map(({ statistic: _statistic, ...entry }) => entry), null, 2)),
         writeFileAtomic(join(out, 'corr_p_values_WARNING_notes.json'), JSON.stringify(qa.warnings, null, 2)),
         writeFileAtomic(join(out, 'ks_test.json'), JSON.stringify(verdict, null, 2)),
         writeFileAtomic(join(out, 'cumulative_distribution.svg'), plotSvg),
       ]);
-      logger.info({ event: 'QualityAssurance', dataset: dataset.name, rows: qa.rows, pValues: pValues.length, warnings: qa.warnings.length, ksPValue: verdict.ks_p_value, passed: verdict.passed }, 'dataset checked');
-      reportProgress({ dataset: dataset.name });
-      reportDatasets.push({ name: dataset.name, qa, verdict, plotSvg });
       outputs[dataset.name] = { uri: pathToFileURL(out).href };
+    }
+    if (layout === 'bit') {
+      const files = bitLayoutFiles(reportDatasets);
+      const keys = cleanNames(reportDatasets.map((dataset) => dataset.name));
+      const notes = Object.fromEntries(reportDatasets.map((dataset, i) => [keys[i]!, dataset.qa.warnings]));
+      for (const [file, content] of [...Object.entries(files), ['corr_p_values_WARNING_notes.json', notes] as const]) {
+        const path = join(folder, file);
+        await writeFileAtomic(path, `${JSON.stringify(content, null, 2)}\n`);
+        outputs[file.replace(/\.json$/, '')] = { uri: pathToFileURL(path).href };
+      }
     }
     const allPValues = reportDatasets.flatMap((dataset) => dataset.qa.corr_p_values.map((entry) => entry.p_value));
     const overall = { verdict: ksVerdict(allPValues, alpha), plotSvg: await cumulativeDistributionSvg(`All ${reportDatasets.length} datasets: cumulative distribution of p-values`, allPValues) };

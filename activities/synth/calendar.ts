@@ -1,27 +1,13 @@
 /** Calendar math of date columns: the instants a column can take, and how they are written. */
 import { type ColumnOf, parseDate } from './spec';
+import { formatStrftime } from './strftime';
 
 export const DAY = 86_400_000;
 
-function pad2(value: number): string {
-  return value < 10 ? `0${value}` : String(value);
-}
-
-/** strftime subset (%Y %m %d %H %M %S %%), or ISO 8601 without a format. */
+/** A strftime format (see strftime.ts), or ISO 8601 without one. */
 export function formatDate(time: number, format: string | undefined, datetime: boolean): string {
-  const date = new Date(time);
-  if (format === undefined) return datetime ? date.toISOString().slice(0, 19) : date.toISOString().slice(0, 10);
-  return format.replace(/%([YmdHMS%])/g, (_, code: string) => {
-    switch (code) {
-      case 'Y': return String(date.getUTCFullYear());
-      case 'm': return pad2(date.getUTCMonth() + 1);
-      case 'd': return pad2(date.getUTCDate());
-      case 'H': return pad2(date.getUTCHours());
-      case 'M': return pad2(date.getUTCMinutes());
-      case 'S': return pad2(date.getUTCSeconds());
-      default: return '%';
-    }
-  });
+  if (format === undefined) return datetime ? new Date(time).toISOString().slice(0, 19) : new Date(time).toISOString().slice(0, 10);
+  return formatStrftime(time, format);
 }
 
 export interface DateCandidates {

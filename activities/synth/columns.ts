@@ -89,9 +89,15 @@ class NumericGenerator extends BaseGenerator {
       if (kind === 'integer') value = Math.round(value);
       return Math.min(max, Math.max(min, value));
     }
-    // Normal, truncated to [min, max] by redrawing (bounded; the last resort is clamping).
     const mean = factor === 1 ? this.column.mean! : this.column.mean! * factor;
     const sd = this.column.sd!;
+    if (this.column.outOfRange === 'clamp') {
+      // As BIT's generator: one draw, set to the bound it passed.
+      const value = mean + sd * standardNormal(hash, nextHash(hash, 1));
+      if (kind !== 'integer') return Math.min(max, Math.max(min, value));
+      return Math.min(Math.floor(max), Math.max(Math.ceil(min), Math.round(value)));
+    }
+    // Normal, truncated to [min, max] by redrawing (bounded; the last resort is clamping).
     for (let attempt = 0; attempt < 64; attempt++) {
       const a = attempt === 0 ? hash : nextHash(hash, 2 * attempt);
       let value = mean + sd * standardNormal(a, nextHash(hash, 2 * attempt + 1));
@@ -365,16 +371,21 @@ class PairedGenerator extends BaseGenerator {
 const DEFAULT_TEXT_ALPHABET = 'abcdefghijklmnopqrstuvwxyz ';
 
 class TextGenerator extends BaseGenerator {
-  private readonly parts: Array<{ alphabet: string; codes: Uint16Array; min: number; max: number }>;
+  private readonly parts: Array<{ alphabet: string; codes: Uint16Array; min: number; max: number; weights?: WeightedChoice }>;
   /** ASCII and never needing quotes: written as bytes directly. */
   private readonly direct: boolean;
   private readonly codes: number[] = [];
 
   constructor(private readonly column: ColumnOf<'text'>, context: GeneratorContext) {
     super(column.name, context);
-    const parts = column.pattern !== undefined
-      ? parseTextPattern(column.pattern)
-      : [{ alphabet: column.alphabet ?? DEFAULT_TEXT_ALPHABET, min: column.minLength ?? 1, max: column.maxLength ?? 20 }];
+    const parts: Array<{ alphabet: string; min: number; max: number; weights?: WeightedChoice }> = column.characters
+      ? column.characters.map((position) => {
+          const entries = Object.entries(position).filter(([, weight]) => weight > 0);
+          return { alphabet: entries.map(([char]) => char).join(''), min: 1, max: 1, weights: new WeightedChoice(entries.map(([, weight]) => weight)) };
+        })
+      : column.pattern !== undefined
+        ? parseTextPattern(column.pattern)
+        : [{ alphabet: column.alphabet ?? DEFAULT_TEXT_ALPHABET, min: column.minLength ?? 1, max: column.maxLength ?? 20 }];
     this.parts = parts.map((part) => ({ ...part, codes: Uint16Array.from(part.alphabet, (char) => char.charCodeAt(0)) }));
     this.direct = parts.every((part) => alphabetIsSafe(part.alphabet, context.delimiter) && isAscii(part.alphabet));
   }
@@ -392,7 +403,7 @@ class TextGenerator extends BaseGenerator {
       const size = part.codes.length;
       for (let r = 0; r < repeat; r++) {
         state = mix32(state + 0x9e3779b9);
-        codes.push(part.codes[size === 1 ? 0 : below(state, size)]!);
+        codes.push(part.codes[size === 1 ? 0 : part.weights ? part.weights.pick(unit(state)) : below(state, size)]!);
       }
     }
     return true;

@@ -89,8 +89,14 @@ export function* generateTableChunks(spec: SynthSpec, tableName: string, options
     const count = Math.min(BLOCK_ROWS, end - blockStart);
     for (const column of order) column.compute(blockStart, count, byName);
     for (let row = 0; row < count; row++) {
-      out.ensure(width + 1);
+      out.ensure(width + 2);
+      const lineStart = out.position;
       columns[0]!.write(row, out);
+      // A one-column row with nothing in it would be a blank line, which pandas and readr skip: write "".
+      if (width === 1 && out.position === lineStart) {
+        out.byte(34);
+        out.byte(34);
+      }
       for (let c = 1; c < width; c++) {
         out.byte(separator);
         columns[c]!.write(row, out);

@@ -19,7 +19,7 @@ import { Readable } from 'node:stream';
 
 import { BadInputError } from '../errors';
 import { streamToFileAtomic, writeFileAtomic } from '../storage/atomic-write';
-import { csvLine, DELIMITERS, escapeCell, type OutputFormat } from '../storage/csv-cells';
+import { csvLine, DELIMITERS, escapeCell, escapedRowLine, type OutputFormat } from '../storage/csv-cells';
 import { readCsvRecords } from '../storage/csv-reader';
 import { canonicalJson, sha256Hex } from '../storage/hashing';
 import { compileExpression } from './expression';
@@ -271,7 +271,7 @@ export async function generateSeriesPeriod(
   // Then the dataset: new and returning rows shuffled together.
   const all = [...newRows, ...returningRows];
   const shuffle = new Permutation(all.length, keyOf(plan.spec.seed, options.series, 'shuffle', period));
-  const datasetLines = Array.from({ length: all.length }, (_, j) => all[shuffle.apply(j)]!.join(delimiter) + '\n');
+  const datasetLines = Array.from({ length: all.length }, (_, j) => escapedRowLine(all[shuffle.apply(j)]!, delimiter));
   await streamToFileAtomic(Readable.from(chunked(csvLine(table.columns.map((column) => column.name), delimiter), datasetLines)), result.dataset);
 
   await writeFileAtomic(

@@ -7,6 +7,7 @@ import { z } from 'zod';
 
 import { formatZodIssues, ProblemsError } from '../../config/problems';
 import { compileExpression, evaluateFormula, ExpressionError } from './expression';
+import { unknownStrftimeCodes } from './strftime';
 import { parseTextPattern } from './text-pattern';
 
 /** Probabilities may be rounded in a spec; they must sum to 1 within this, and are then normalised. */
@@ -36,6 +37,11 @@ export const idFormatSchema = z.discriminatedUnion('kind', [
 
 const weights = z.record(z.string(), probability);
 
+const qaAs = z
+  .enum(['numeric', 'categorical'])
+  .optional()
+  .describe("QA tests this identifier's independence as a column of this type (BIT's QA does, by the type its summary gave it); its values are not compared");
+
 const columnSchema = z.discriminatedUnion('type', [
   z.strictObject({
     name,
@@ -58,6 +64,10 @@ const columnSchema = z.discriminatedUnion('type', [
       .describe('Conditional distribution: categorical column → value → relative weight of this column for rows with that value'),
     dispersion: z.number().min(0).max(1).optional().describe('weighted: each value times U(1 − d, 1 + d)'),
     precision: z.int().min(0).max(10).optional().describe('Decimal places of floats'),
+    outOfRange: z
+      .enum(['redraw', 'clamp'])
+      .optional()
+      .describe('normal: a draw outside min..max is drawn again (redraw, the default: a truncated normal) or set to the bound it passed (clamp, as BIT\'s generator does)'),
     missing,
   }),
   z.strictObject({
@@ -67,7 +77,7 @@ const columnSchema = z.discriminatedUnion('type', [
     to: z.string(),
     frequency: z.enum(['D', 'W', 'MS', 'QS', 'YS', 'ME', 'QE', 'YE', 'H']).optional().describe('Daily, weekly, month/quarter/year start or end, hourly'),
     datetime: z.boolean().default(false).describe('Times too: any second in the range unless a frequency is set'),
-    format: z.string().optional().describe('strftime subset: %Y %m %d %H %M %S; default ISO'),
+    format: z.string().optional().describe('strftime: %Y %y %m %d %e %j %H %I %p %M %S %f %b %B %a %A %z %Z %X %x %T %F %D %R %c; default ISO'),
     missing,
   }),
   z.strictObject({
@@ -75,6 +85,7 @@ const columnSchema = z.discriminatedUnion('type', [
     type: z.literal('id'),
     format: idFormatSchema,
     primaryKey: z.boolean().default(false),
+    qa: qaAs,
     seed: z.int().min(0).max(2 ** 32 - 1).optional().describe("This column's own seed (exhibit's uuid_seed); the spec seed otherwise"),
     missing,
   }),
@@ -84,6 +95,7 @@ const columnSchema = z.discriminatedUnion('type', [
     type: z.literal('grouped-id'),
     format: idFormatSchema,
     groupSize: z.union([z.int(), z.string()]).describe('How many distinct ids rows share: a number, or a formula of `rows`'),
+    qa: qaAs,
     missing,
   }),
   z.strictObject({
@@ -100,6 +112,12 @@ const columnSchema = z.discriminatedUnion('type', [
     minLength: z.int().min(0).max(10_000).optional(),
     maxLength: z.int().min(0).max(10_000).optional(),
     alphabet: z.string().min(1).optional(),
+    characters: z
+      .array(z.record(z.string(), z.number().min(0)))
+      .min(1)
+      .max(10_000)
+      .optional()
+      .describe('Per-position character weights (BIT\'s patterned text): position i draws one character from characters[i]'),
     missing,
   }),
   z.strictObject({ name, type: z.literal('constant'), value: z.union([z.string(), z.number(), z.boolean()]) }),
@@ -216,6 +234,8 @@ function checkSemantics(spec: SynthSpec): string[] {
           if (from === undefined) problem(at(c, 'from'), `not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS): "${column.from}"`);
           if (to === undefined) problem(at(c, 'to'), `not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS): "${column.to}"`);
           if (from !== undefined && to !== undefined && from > to) problem(at(c, 'from'), `from ${column.from} is after to ${column.to}`);
+          const unknownCodes = column.format === undefined ? [] : unknownStrftimeCodes(column.format);
+          if (unknownCodes.length > 0) problem(at(c, 'format'), `unknown strftime codes ${unknownCodes.join(' ')}`);
           break;
         }
         case 'id':
@@ -271,7 +291,17 @@ function checkSemantics(spec: SynthSpec): string[] {
           break;
         }
         case 'text':
-          if (column.pattern !== undefined) {
+          if (column.characters !== undefined) {
+            if (column.pattern !== undefined || column.minLength !== undefined || column.maxLength !== undefined || column.alphabet !== undefined) {
+              problem(at(c, 'characters'), 'per-position characters exclude pattern, minLength, maxLength and alphabet');
+            }
+            column.characters.forEach((position, i) => {
+              if (!Object.values(position).some((weight) => weight > 0)) problem(at(c, 'characters', i), 'needs a character with a positive weight');
+              // One UTF-16 unit each: the generator writes characters as code units.
+              const long = Object.keys(position).filter((char) => char.length !== 1);
+              if (long.length > 0) problem(at(c, 'characters', i), `keys must be single characters (of the Basic Multilingual Plane), not ${long.map((key) => JSON.stringify(key)).join(', ')}`);
+            });
+          } else if (column.pattern !== undefined) {
             try {
               parseTextPattern(column.pattern);
             } catch (err) {
