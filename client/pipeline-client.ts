@@ -14,8 +14,9 @@ import type { Settings } from '../config/settings';
 import { abortUpdate, type OperatorActionResult, pipelineRun, type PipelineRunInput, retryStageUpdate, skipStageUpdate, statusQuery } from '../workflows';
 import { newRunId } from './run-id';
 
-export async function connectClient(settings: Pick<Settings, 'temporalAddress' | 'temporalNamespace'>): Promise<Client> {
-  const connection = await Connection.connect({ address: settings.temporalAddress });
+export async function connectClient(settings: Pick<Settings, 'temporalAddress' | 'temporalNamespace'> & Partial<Pick<Settings, 'temporalConnection'>>): Promise<Client> {
+  const { tls, apiKey, metadata } = settings.temporalConnection ?? {};
+  const connection = await Connection.connect({ address: settings.temporalAddress, ...(tls !== undefined ? { tls } : {}), ...(apiKey ? { apiKey } : {}), ...(metadata ? { metadata } : {}) });
   return new Client({ connection, namespace: settings.temporalNamespace, dataConverter: pipelineDataConverter });
 }
 

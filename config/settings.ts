@@ -1,6 +1,8 @@
 /** Settings of the worker and the CLI, read from the environment and validated like every other input. */
 import { resolve } from 'node:path';
 
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import type { NativeConnectionOptions } from '@temporalio/worker';
 import { z } from 'zod';
 
 import { PIPELINE_TASK_QUEUE } from './constants';
@@ -22,7 +24,16 @@ const settingsSchema = z.strictObject({
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
 });
 
-export type Settings = z.output<typeof settingsSchema> & { localBucketsRoot: string };
+export type Settings = z.output<typeof settingsSchema> & {
+  localBucketsRoot: string;
+  /**
+   * How the worker and the CLI reach Temporal: the SDK's environment configuration (a TOML profile from
+   * TEMPORAL_CONFIG_FILE or ~/.config/temporalio/temporal.toml, chosen by TEMPORAL_PROFILE, with
+   * TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_* on top), so a cluster or
+   * Temporal Cloud (mTLS or API key) needs no code. Without any of it: the local dev server.
+   */
+  temporalConnection: NativeConnectionOptions;
+};
 
 const ENV_NAMES: Record<keyof z.input<typeof settingsSchema>, string> = {
   temporalAddress: 'TEMPORAL_ADDRESS',
@@ -50,8 +61,19 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     );
   }
   const dataHome = resolve(result.data.dataHome);
+  let profile: ReturnType<typeof loadClientConnectConfig>;
+  try {
+    profile = loadClientConnectConfig({ overrideEnvVars: Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)) });
+  } catch (err) {
+    throw new ConfigError([`Temporal connection (TEMPORAL_CONFIG_FILE / TEMPORAL_PROFILE / TEMPORAL_*): ${(err as Error).message}`]);
+  }
+  const temporalAddress = profile.connectionOptions.address ?? result.data.temporalAddress;
+  const temporalNamespace = profile.namespace ?? result.data.temporalNamespace;
   return {
     ...result.data,
+    temporalAddress,
+    temporalNamespace,
+    temporalConnection: { ...profile.connectionOptions, address: temporalAddress },
     dataHome,
     localBucketsRoot: resolve(result.data.localBucketsRoot ?? resolve(dataHome, '.buckets')),
   };

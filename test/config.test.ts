@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
@@ -116,5 +117,27 @@ describe('run config', () => {
     assert.equal(settings.dataHome, '/srv/data');
     assert.equal(settings.localBucketsRoot, '/srv/data/.buckets');
     assert.throws(() => readSettings({ PIPELINE_BLOB_STORE: 's3' }), /PIPELINE_BLOB_STORE/);
+  });
+
+  it('reads the Temporal connection from the SDK environment configuration: a TOML profile, overridden by TEMPORAL_* variables', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'envconfig-'));
+    const file = join(folder, 'temporal.toml');
+    await writeFile(
+      file,
+      ['[profile.default]', 'address = "127.0.0.1:7233"', '', '[profile.cloud]', 'address = "pipelines.a1b2c.tmprl.cloud:7233"', 'namespace = "pipelines.a1b2c"', 'api_key = "not-a-real-key"', '[profile.cloud.tls]', ''].join('\n'),
+    );
+    const local = readSettings({ TEMPORAL_CONFIG_FILE: file });
+    assert.equal(local.temporalAddress, '127.0.0.1:7233');
+    assert.equal(local.temporalConnection.apiKey, undefined);
+
+    const cloud = readSettings({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'cloud' });
+    assert.equal(cloud.temporalAddress, 'pipelines.a1b2c.tmprl.cloud:7233');
+    assert.equal(cloud.temporalNamespace, 'pipelines.a1b2c');
+    assert.equal(cloud.temporalConnection.apiKey, 'not-a-real-key');
+    assert.ok(cloud.temporalConnection.tls, 'TLS is on for the cloud profile');
+
+    const overridden = readSettings({ TEMPORAL_CONFIG_FILE: file, TEMPORAL_PROFILE: 'cloud', TEMPORAL_NAMESPACE: 'staging.a1b2c' });
+    assert.equal(overridden.temporalNamespace, 'staging.a1b2c');
+    assert.equal(readSettings({}).temporalAddress, '127.0.0.1:7233', 'nothing configured: the local dev server');
   });
 });

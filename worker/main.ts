@@ -10,7 +10,7 @@ async function main(): Promise<void> {
   const settings = readSettings();
   const logger = createPipelineLogger(settings.logLevel).child({ component: 'worker' });
   installRuntimeLogger(logger);
-  const connection = await NativeConnection.connect({ address: settings.temporalAddress });
+  const connection = await NativeConnection.connect(settings.temporalConnection);
   try {
     const worker = await createPipelineWorker({
       connection,
