@@ -14,6 +14,7 @@ import { stringify as toYaml } from 'yaml';
 import { createPipelineLogger } from '../activities/runs/run-log';
 import { loadSeries, runSeriesPeriod } from '../activities/synth/generate-series';
 import { connectClient, startPipelineRun } from '../client/pipeline-client';
+import { pipelineDataConverterFor } from '../config/data-converter';
 import { parsePipelineConfig } from '../config/pipeline-config';
 import { readSettings } from '../config/settings';
 import { stopAllProcesses } from '../scripts/lib/processes';
@@ -78,7 +79,13 @@ async function throughTemporal(work: string, dataHome: string): Promise<number> 
   const logger = createPipelineLogger('warn');
   installRuntimeLogger(logger);
   const connection = await NativeConnection.connect({ address: server.address });
-  const worker = await createPipelineWorker({ connection, namespace: 'default', taskQueue: settings.taskQueue, deps: createActivityDeps(settings, logger) });
+  const worker = await createPipelineWorker({
+    connection,
+    namespace: 'default',
+    taskQueue: settings.taskQueue,
+    deps: createActivityDeps(settings, logger),
+    dataConverter: pipelineDataConverterFor(settings),
+  });
   const client = await connectClient(settings);
   try {
     return await worker.runUntil(async () => {

@@ -8,16 +8,18 @@ import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-w
 import type { StageName } from '../activities/registry';
 import type { RunManifest } from '../activities/runs/types';
 import { pipelineWorkflowId, SEARCH_ATTRIBUTES } from '../config/constants';
-import { pipelineDataConverter } from '../config/payload-limit';
+import { pipelineDataConverterFor } from '../config/data-converter';
 import type { PipelineConfig } from '../config/pipeline-config';
 import type { Settings } from '../config/settings';
 import { abortUpdate, type OperatorActionResult, pipelineRun, type PipelineRunInput, retryStageUpdate, skipStageUpdate, statusQuery } from '../workflows';
 import { newRunId } from './run-id';
 
-export async function connectClient(settings: Pick<Settings, 'temporalAddress' | 'temporalNamespace'> & Partial<Pick<Settings, 'temporalConnection'>>): Promise<Client> {
+/** A client of the settings' Temporal, with the payload encryption of the settings' keys. */
+export async function connectClient(settings: Pick<Settings, 'temporalAddress' | 'temporalNamespace' | 'encryption'> & Partial<Pick<Settings, 'temporalConnection'>>): Promise<Client> {
+  const dataConverter = pipelineDataConverterFor(settings);
   const { tls, apiKey, metadata } = settings.temporalConnection ?? {};
   const connection = await Connection.connect({ address: settings.temporalAddress, ...(tls !== undefined ? { tls } : {}), ...(apiKey ? { apiKey } : {}), ...(metadata ? { metadata } : {}) });
-  return new Client({ connection, namespace: settings.temporalNamespace, dataConverter: pipelineDataConverter });
+  return new Client({ connection, namespace: settings.temporalNamespace, dataConverter });
 }
 
 export type StartResult =
@@ -32,15 +34,18 @@ export interface StartOptions {
   runId?: string;
 }
 
-/** One line for the Web UI's run list, and a few for its details pane. */
-function describeForUi(input: PipelineRunInput): { staticSummary: string; staticDetails: string } {
+/**
+ * One line for the Web UI's run list, and a few for its details pane. Both stay readable without the
+ * encryption key, so they hold names, stages and ids only, never the config's free text (its
+ * description may hold anything): config/ui-text.ts lists the shapes the codec leaves plain.
+ */
+export function describeForUi(input: PipelineRunInput): { staticSummary: string; staticDetails: string } {
   const stages = input.config.stages.map((stage) => stage.stage).join(' → ');
   const resumed = input.resume ? ` (resumed from ${input.resume.fromRunId} at ${input.resume.fromStage})` : '';
   return {
     staticSummary: `Pipeline ${input.config.pipelineName}, run ${input.runId}: ${stages}${resumed}`,
     staticDetails: [
       `**Pipeline:** ${input.config.pipelineName}`,
-      input.config.description ? `**Description:** ${input.config.description}` : undefined,
       `**Run id:** ${input.runId}`,
       `**Data root:** ${input.config.dataRoot}`,
       `**Stages:** ${stages}`,

@@ -27,5 +27,3 @@ export class PayloadSizeLimitCodec implements PayloadCodec {
     return payloads;
   }
 }
-
-export const pipelineDataConverter = { payloadCodecs: [new PayloadSizeLimitCodec()] };

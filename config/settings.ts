@@ -6,6 +6,7 @@ import type { NativeConnectionOptions } from '@temporalio/worker';
 import { z } from 'zod';
 
 import { PIPELINE_TASK_QUEUE } from './constants';
+import { type EncryptionSettings, readEncryptionSettings } from './payload-keys';
 import { ConfigError, formatZodIssues } from './problems';
 
 const PROJECT_ROOT = resolve(__dirname, '..');
@@ -33,6 +34,11 @@ export type Settings = z.output<typeof settingsSchema> & {
    * Temporal Cloud (mTLS or API key) needs no code. Without any of it: the local dev server.
    */
   temporalConnection: NativeConnectionOptions;
+  /**
+   * Payload encryption keys (PIPELINE_ENCRYPTION_KEYS, PIPELINE_ENCRYPTION_KEY_ID), or, with none set, the
+   * data home's generated local key. The worker, the CLI and the codec server need the same keys.
+   */
+  encryption: EncryptionSettings;
 };
 
 const ENV_NAMES: Record<keyof z.input<typeof settingsSchema>, string> = {
@@ -61,6 +67,8 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     );
   }
   const dataHome = resolve(result.data.dataHome);
+  const encryption = readEncryptionSettings(env, dataHome);
+  if (!encryption.settings) throw new ConfigError(encryption.problems);
   let profile: ReturnType<typeof loadClientConnectConfig>;
   try {
     profile = loadClientConnectConfig({ overrideEnvVars: Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)) });
@@ -76,5 +84,6 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     temporalConnection: { ...profile.connectionOptions, address: temporalAddress },
     dataHome,
     localBucketsRoot: resolve(result.data.localBucketsRoot ?? resolve(dataHome, '.buckets')),
+    encryption: encryption.settings,
   };
 }

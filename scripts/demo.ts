@@ -14,13 +14,14 @@ import { resolveDataRoot } from '../activities/runs/data-root';
 import { createPipelineLogger } from '../activities/runs/run-log';
 import { connectClient, startPipelineRun } from '../client/pipeline-client';
 import { followRun, printManifest } from '../client/run-report';
+import { keyringFor, pipelineDataConverter } from '../config/data-converter';
 import { loadPipelineConfig } from '../config/load-config';
 import type { PipelineConfig } from '../config/pipeline-config';
 import { readSettings } from '../config/settings';
 import { type RapidProServer, startDemoRapidProServer } from '../test/servers/rapid-pro-server';
 import { createPipelineWorker, installRuntimeLogger } from '../worker/create-worker';
 import { createActivityDeps } from '../worker/dependencies';
-import { ensureEmbeddedServer } from './lib/embedded-server';
+import { embeddedCodecSettings, ensureEmbeddedServer, startEmbeddedCodecServer } from './lib/embedded-server';
 import { runMain, stopAllProcesses } from './lib/processes';
 import { findTool, PROJECT_ROOT, TOOLS } from './lib/tools';
 
@@ -51,9 +52,15 @@ function pointRapidProSourcesAt(config: PipelineConfig, baseUrl: string): Pipeli
 }
 
 async function main(): Promise<number> {
-  const server = await ensureEmbeddedServer(readSettings().dataHome);
+  const codec = embeddedCodecSettings();
+  const server = await ensureEmbeddedServer(readSettings().dataHome, { uiCodecEndpoint: codec.url });
   const settings = readSettings({ ...process.env, TEMPORAL_ADDRESS: server.address, PIPELINE_BLOB_STORE: 'local' });
   console.log(`[demo] Temporal dev server ${server.address}${server.startedHere ? ` (started, pid ${server.startedHere.pid})` : ' (already running)'}, database ${relative(PROJECT_ROOT, server.dbFile)}`);
+  // Nothing configured: payloads are encrypted with the data home's local key, generated the first time.
+  const keyring = keyringFor(settings);
+  console.log(
+    `[demo] payloads encrypted in Temporal's history with key ${keyring.activeKeyId} (${settings.encryption.source === 'environment' ? 'PIPELINE_ENCRYPTION_KEYS' : relative(PROJECT_ROOT, settings.encryption.file)})`,
+  );
 
   const rapidPro = await startRapidProStandIn(settings.localBucketsRoot);
   const config = pointRapidProSourcesAt(await loadPipelineConfig(EXAMPLE_CONFIG), rapidPro.baseUrl);
@@ -65,12 +72,15 @@ async function main(): Promise<number> {
 
   const logger = createPipelineLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel).child({ component: 'demo-worker' });
   installRuntimeLogger(logger);
+  // The Web UI this demo started decodes the payloads through it.
+  const codecServer = server.startedHere ? await startEmbeddedCodecServer(keyring, logger.child({ component: 'codec-server' })) : undefined;
   const connection = await NativeConnection.connect({ address: server.address });
   const worker = await createPipelineWorker({
     connection,
     namespace: settings.temporalNamespace,
     taskQueue: settings.taskQueue,
     deps: createActivityDeps(settings, logger),
+    dataConverter: pipelineDataConverter(keyring),
   });
   const workerRunning = worker.run();
   const client = await connectClient(settings);
@@ -91,6 +101,7 @@ async function main(): Promise<number> {
 [demo] run log:        ${join(dataRoot, 'logs', `${manifest.runId}.log`)}
 [demo] local buckets:  ${settings.localBucketsRoot}
 [demo] Web UI:         ${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(manifest.workflowId)}
+[demo] codec server:   ${codecServer ? `${codecServer.url} (the Web UI decrypts payloads through it)` : `not started here; \`npm run codec-server\` serves ${codec.url}`}
 [demo] with the CLI:   ${relative(PROJECT_ROOT, temporal) || temporal} workflow describe --address ${server.address} -w ${manifest.workflowId}
 [demo]                 npm run pipeline -- status ${manifest.runId}`);
 
@@ -102,6 +113,7 @@ async function main(): Promise<number> {
     }
   } finally {
     await rapidPro.stop();
+    await codecServer?.close();
     worker.shutdown();
     await workerRunning;
     await client.connection.close();

@@ -4,10 +4,14 @@
  * on every exit path. Extra arguments select test files.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { createPipelineLogger } from '../activities/runs/run-log';
+import { startCodecServer } from '../client/codec-server';
+import { ENCRYPTION_ENV, readEncryptionSettings } from '../config/payload-keys';
 import { freePort, runMain, stopAllProcesses } from './lib/processes';
 import { startFakeGcsServer, startFirestoreEmulator, startTemporalDevServer } from './lib/servers';
 import { ensureChromium, ensureTool, PROJECT_ROOT, TOOLS } from './lib/tools';
@@ -24,9 +28,20 @@ async function main(): Promise<number> {
   const lint = spawnSync(process.execPath, [join(PROJECT_ROOT, 'node_modules', 'eslint', 'bin', 'eslint.js'), '--max-warnings=0', '.'], { cwd: PROJECT_ROOT, stdio: 'inherit' });
   if (lint.status !== 0) return lint.status ?? 1;
 
+  // Payloads are encrypted in every test as in production: one keyring for the test run, for every test
+  // process and for the codec server the dev server's Web UI decrypts payloads with.
+  const encryptionEnv: Record<string, string> = process.env[ENCRYPTION_ENV.keys]
+    ? Object.fromEntries(Object.values(ENCRYPTION_ENV).flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])))
+    : { [ENCRYPTION_ENV.keys]: `test-run-${randomBytes(3).toString('hex')}:${randomBytes(32).toString('base64')}` };
+  const encryption = readEncryptionSettings(encryptionEnv, tmpdir());
+  if (encryption.settings?.source !== 'environment') throw new Error(encryption.problems.join('\n'));
+  const keyring = encryption.settings.keyring;
+
   const workDir = mkdtempSync(join(tmpdir(), 'pipeline-test-'));
+  const uiPort = await freePort();
+  const codecServer = await startCodecServer({ host: '127.0.0.1', port: 0, corsOrigins: [`http://127.0.0.1:${uiPort}`], keyring, logger: createPipelineLogger('warn') });
   try {
-    const temporal = await startTemporalDevServer({ dbFile: join(workDir, 'temporal.sqlite'), logFile: join(workDir, 'temporal.log'), uiPort: await freePort() });
+    const temporal = await startTemporalDevServer({ dbFile: join(workDir, 'temporal.sqlite'), logFile: join(workDir, 'temporal.log'), uiPort, uiCodecEndpoint: codecServer.url });
     const gcs = await startFakeGcsServer({ logFile: join(workDir, 'fake-gcs.log') });
     const firestore = await startFirestoreEmulator({ logFile: join(workDir, 'firestore.log') });
     console.log(
@@ -48,6 +63,8 @@ async function main(): Promise<number> {
           TEST_CHROMIUM: chromium,
           TEST_GCS_ENDPOINT: gcs.endpoint,
           TEST_FIRESTORE_EMULATOR_HOST: firestore.host,
+          TEST_CODEC_SERVER_URL: codecServer.url,
+          ...encryptionEnv,
           LOG_LEVEL: process.env.LOG_LEVEL ?? 'fatal',
         },
       },
@@ -55,6 +72,7 @@ async function main(): Promise<number> {
     return await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
   } finally {
     await stopAllProcesses();
+    await codecServer.close();
     rmSync(workDir, { recursive: true, force: true });
   }
 }

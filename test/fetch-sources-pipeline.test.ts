@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 
 import type { ActivityDeps } from '../activities';
 import { parsePipelineConfig } from '../config/pipeline-config';
+import { decryptPayloadsIn } from './helpers/encryption';
 import { temporaryFolder } from './helpers/environment';
 import { createPipelineTestContext, type PipelineTestContext, testBlobStore, testLogger } from './helpers/pipeline-worker';
 import { type RapidProServer, startDemoRapidProServer } from './servers/rapid-pro-server';
@@ -95,7 +96,7 @@ describe('fetch-sources as a registered stage on the dev server', () => {
       const text = await readFile(file, 'utf8');
       assert.deepEqual(secrets.filter((secret) => text.includes(secret)), [], file);
     }
-    const history = payloadTexts(await context.client.workflow.getHandle(first.workflowId).fetchHistory());
+    const history = payloadTexts(decryptPayloadsIn(await context.client.workflow.getHandle(first.workflowId).fetchHistory()));
     assert.ok(history.includes('weekly-radio-phones'), 'the decoded history holds the run config');
     assert.deepEqual(secrets.filter((secret) => history.includes(secret)), []);
 

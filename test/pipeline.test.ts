@@ -16,6 +16,7 @@ import { SEARCH_ATTRIBUTES } from '../config/constants';
 import { parsePipelineConfig, type PipelineConfig } from '../config/pipeline-config';
 import { WORKFLOWS_PATH } from '../worker/create-worker';
 import { pipelineRun } from '../workflows';
+import { testDataConverter } from './helpers/encryption';
 import { createTestBucket, fakeGcsStorage, temporaryFolder } from './helpers/environment';
 import { createPipelineTestContext, type FinishedRun, type PipelineTestContext, testBlobStore, testLogger } from './helpers/pipeline-worker';
 
@@ -220,6 +221,6 @@ describe('pipeline runs on the Temporal dev server', () => {
     const { manifest } = await runToEnd({ config: config('replayed') });
     assert.equal(manifest.status, 'succeeded');
     const history = await context.client.workflow.getHandle(manifest.workflowId).fetchHistory();
-    await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH }, history);
+    await Worker.runReplayHistory({ workflowsPath: WORKFLOWS_PATH, dataConverter: testDataConverter() }, history);
   });
 });

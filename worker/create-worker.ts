@@ -1,9 +1,9 @@
 /** Wires a Temporal worker: connection, workflow code, activities with their dependencies, logging. */
+import type { DataConverter } from '@temporalio/common';
 import { DefaultLogger, type LogLevel, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { Logger } from 'pino';
 
 import { type ActivityDeps, createActivities } from '../activities';
-import { pipelineDataConverter } from '../config/payload-limit';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
@@ -25,6 +25,11 @@ export interface PipelineWorkerOptions {
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
+  /**
+   * `pipelineDataConverterFor(settings)` (config/data-converter.ts): the payload codecs and failure
+   * converter, the same as the clients'. A pre-built bundle must be built with its failureConverterPath.
+   */
+  dataConverter: DataConverter;
   /** A pre-built bundle (tests build one per file); otherwise the workflows folder is bundled. */
   workflowBundle?: WorkflowBundle;
   /** Replaces activities, for tests about orchestration alone. */
@@ -38,7 +43,7 @@ export async function createPipelineWorker(options: PipelineWorkerOptions): Prom
     taskQueue: options.taskQueue,
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: { ...createActivities(options.deps), ...options.activityOverrides },
-    dataConverter: pipelineDataConverter,
+    dataConverter: options.dataConverter,
     // Long enough for a stage to record its last heartbeat and fail cleanly, short enough for ops.
     shutdownGraceTime: '10s',
   });

@@ -2,6 +2,7 @@
 import { NativeConnection } from '@temporalio/worker';
 
 import { createPipelineLogger } from '../activities/runs/run-log';
+import { keyringFor, pipelineDataConverter } from '../config/data-converter';
 import { readSettings } from '../config/settings';
 import { createPipelineWorker, installRuntimeLogger } from './create-worker';
 import { createActivityDeps } from './dependencies';
@@ -10,6 +11,8 @@ async function main(): Promise<void> {
   const settings = readSettings();
   const logger = createPipelineLogger(settings.logLevel).child({ component: 'worker' });
   installRuntimeLogger(logger);
+  // With no keys configured, the data home's local key (generated here the first time).
+  const keyring = keyringFor(settings);
   const connection = await NativeConnection.connect(settings.temporalConnection);
   try {
     const worker = await createPipelineWorker({
@@ -17,9 +20,16 @@ async function main(): Promise<void> {
       namespace: settings.temporalNamespace,
       taskQueue: settings.taskQueue,
       deps: createActivityDeps(settings, logger),
+      dataConverter: pipelineDataConverter(keyring),
     });
     logger.info(
-      { taskQueue: settings.taskQueue, address: settings.temporalAddress, dataHome: settings.dataHome, blobStore: settings.blobStore },
+      {
+        taskQueue: settings.taskQueue,
+        address: settings.temporalAddress,
+        dataHome: settings.dataHome,
+        blobStore: settings.blobStore,
+        payloadEncryption: { keys: settings.encryption.source === 'environment' ? 'PIPELINE_ENCRYPTION_KEYS' : settings.encryption.file, activeKeyId: keyring.activeKeyId },
+      },
       'worker started',
     );
     await worker.run();

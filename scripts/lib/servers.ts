@@ -36,11 +36,14 @@ export async function startTemporalDevServer(options: {
   port?: number;
   /** Serve the Web UI on this port; headless when omitted. */
   uiPort?: number;
+  /** The codec server the Web UI decodes encrypted payloads with (client/codec-server.ts). */
+  uiCodecEndpoint?: string;
 }): Promise<TemporalDevServer> {
   const binary = ensureTool(TOOLS.temporal);
   const port = options.port ?? (await freePort());
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--db-filename', options.dbFile, '--log-level', 'warn'];
   args.push(...(options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless']));
+  if (options.uiPort && options.uiCodecEndpoint) args.push('--ui-codec-endpoint', options.uiCodecEndpoint);
   for (const registration of SEARCH_ATTRIBUTE_REGISTRATIONS) args.push('--search-attribute', registration);
   const process = startProcess('temporal dev server', binary, args, options.logFile);
   const address = `127.0.0.1:${port}`;

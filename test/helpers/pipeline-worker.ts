@@ -9,9 +9,10 @@ import { type BlobStore, BlobStoreRouter } from '../../activities/storage/blob-s
 import { GcsBlobStore } from '../../activities/storage/gcs-blob-store';
 import { LocalBlobStore } from '../../activities/storage/local-blob-store';
 import { type StartOptions, startPipelineRun } from '../../client/pipeline-client';
-import { pipelineDataConverter } from '../../config/payload-limit';
+import { FAILURE_CONVERTER_PATH } from '../../config/data-converter';
 import { createPipelineWorker, type PipelineWorkerOptions, WORKFLOWS_PATH } from '../../worker/create-worker';
 import { statusQuery } from '../../workflows';
+import { testDataConverter } from './encryption';
 import { fakeGcsStorage, testServers } from './environment';
 
 let runtimeInstalled = false;
@@ -48,16 +49,17 @@ export async function createPipelineTestContext(label: string): Promise<Pipeline
     Runtime.install({ logger: new DefaultLogger('ERROR') });
     runtimeInstalled = true;
   }
-  const workflowBundle: WorkflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  const workflowBundle: WorkflowBundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: FAILURE_CONVERTER_PATH, logger: new DefaultLogger('WARN') });
+  const dataConverter = testDataConverter();
   const nativeConnection = await NativeConnection.connect({ address: testServers.temporalAddress });
   const connection = await Connection.connect({ address: testServers.temporalAddress });
-  const client = new Client({ connection, dataConverter: pipelineDataConverter });
+  const client = new Client({ connection, dataConverter });
   const taskQueue = `test-${label}-${Date.now().toString(36)}`;
   const context: PipelineTestContext = {
     client,
     taskQueue,
     async withWorker(deps, body, activityOverrides) {
-      const worker = await createPipelineWorker({ connection: nativeConnection, namespace: 'default', taskQueue, deps, workflowBundle, ...(activityOverrides ? { activityOverrides } : {}) });
+      const worker = await createPipelineWorker({ connection: nativeConnection, namespace: 'default', taskQueue, deps, workflowBundle, dataConverter, ...(activityOverrides ? { activityOverrides } : {}) });
       return worker.runUntil(body);
     },
     async runToEnd(deps, options, activityOverrides) {
