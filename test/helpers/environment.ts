@@ -24,6 +24,10 @@ export const testServers = {
   get chromium(): string {
     return required('TEST_CHROMIUM');
   },
+  /** The codec server the dev server's Web UI decrypts payloads with (the test run's keys). */
+  get codecServerUrl(): string {
+    return required('TEST_CODEC_SERVER_URL');
+  },
   get gcsEndpoint(): string {
     return required('TEST_GCS_ENDPOINT');
   },
