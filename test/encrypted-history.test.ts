@@ -4,7 +4,8 @@
  * stores and what anyone listing runs sees), holds the token in no byte, while the search attributes,
  * the run's summary and details and the stages' summaries stay readable and hold no config free text.
  * With the key, the same history decrypts to the full config; the `temporal` CLI shows it decrypted
- * through the codec server, and encrypted without it.
+ * through the codec server, and encrypted without it; the Web UI (its codec endpoint set to the test
+ * run's codec server) shows the decrypted input.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -18,6 +19,7 @@ import { Client, Connection } from '@temporalio/client';
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
+import { chromium } from 'playwright-core';
 
 import type { ActivityDeps } from '../activities';
 import { SEARCH_ATTRIBUTES } from '../config/constants';
@@ -205,5 +207,18 @@ describe('config free text in Temporal: encrypted in history, absent from what s
     const decoded = payloadTexts((await show(['--codec-endpoint', testServers.codecServerUrl])).stdout);
     assert.equal(decoded.some((payload) => payload.encoding === ENCRYPTED_ENCODING), false, 'every payload decrypted');
     assert.ok(decoded.some((payload) => payload.data.includes(`"description":"${description}"`)), 'decrypted through the codec server');
+  });
+
+  it('the Web UI shows the decrypted input through its codec server', async () => {
+    const browser = await chromium.launch({ executablePath: testServers.chromium, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+      await page.goto(`${testServers.temporalUiUrl}/namespaces/default/workflows/${encodeURIComponent(succeeded.workflowId)}`);
+      // The Input pane holds the run config, decrypted by the browser's call to the codec server.
+      await page.getByText(token).first().waitFor({ timeout: 30_000 });
+      await page.getByText(`Pipeline secret-ok, run ${succeeded.runId}`).first().waitFor({ timeout: 10_000 });
+    } finally {
+      await browser.close();
+    }
   });
 });
