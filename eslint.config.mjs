@@ -14,6 +14,7 @@ export const WORKFLOW_SANDBOX = [
   'activities/synth/synth-options.ts',
   'config/constants.ts',
   'config/schema-parts.ts',
+  'config/failure-converter.ts', // bundled by failureConverterPath
 ];
 
 // A value import from a relative module must name another sandbox file; anything else (activity

@@ -23,7 +23,7 @@ import { loadOrCreateLocalKeyring, localKeyFile } from '../config/payload-keys';
 import { parsePipelineConfig } from '../config/pipeline-config';
 import { readSettings } from '../config/settings';
 import { isPlainUiText } from '../config/ui-text';
-import { temporaryFolder } from './helpers/environment';
+import { temporaryFolder, testServers } from './helpers/environment';
 
 const text = (bytes: Uint8Array | null | undefined): string => Buffer.from(bytes ?? new Uint8Array()).toString('utf8');
 const key = (): Buffer => randomBytes(32);
@@ -266,5 +266,39 @@ describe('encryption keys from the environment', () => {
     await chmod(localKeyFile(dataHome), 0o600);
     await writeFile(localKeyFile(dataHome), 'garbage\n', { mode: 0o600 });
     assert.throws(() => loadOrCreateLocalKeyring(localKeyFile(dataHome)), /payload-encryption\.key entry 1: expected "<key id>:<base64 key>"/);
+  });
+
+  it('npm run worker with nothing configured generates the local key, logs its id (never the key) and serves with it', async () => {
+    const dataHome = await temporaryFolder('worker-key-home');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', 'worker', 'main.ts')], {
+      env: { ...process.env, PIPELINE_ENCRYPTION_KEYS: '', PIPELINE_ENCRYPTION_KEY_ID: '', TEMPORAL_ADDRESS: testServers.temporalAddress, PIPELINE_TASK_QUEUE: `key-${Date.now()}`, PIPELINE_DATA_HOME: dataHome, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let output = '';
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the worker did not start:\n${output}`)), 60_000);
+        child.stdout.on('data', (chunk: Buffer) => {
+          output += chunk.toString();
+          if (output.includes('"msg":"worker started"')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        void exited.then(() => reject(new Error(`the worker exited early:\n${output}`)));
+      });
+      const file = localKeyFile(dataHome);
+      assert.equal((await stat(file)).mode & 0o777, 0o600);
+      const [keyId, keyText] = (await readFile(file, 'utf8')).trim().split(':');
+      const started = output.split('\n').map((line) => JSON.parse(line || '{}') as { msg?: string; payloadEncryption?: { keys: string; activeKeyId: string } }).find((line) => line.msg === 'worker started');
+      assert.deepEqual(started?.payloadEncryption, { keys: file, activeKeyId: keyId });
+      assert.ok(!output.includes(keyText!), 'the key is never logged');
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null && child.pid) process.kill(child.pid, 'SIGKILL');
+    }
   });
 });
