@@ -57,7 +57,7 @@ async function main(): Promise<number> {
 
   const rapidPro = await startRapidProStandIn(settings.localBucketsRoot);
   const config = pointRapidProSourcesAt(await loadPipelineConfig(EXAMPLE_CONFIG), rapidPro.baseUrl);
-  const dataRoot = resolveDataRoot(settings.dataHome, config.dataRoot);
+  const dataRoot = resolveDataRoot(settings.dataHome, config.dataRoot, settings.allowedDataRoots);
   if (!existsSync(join(dataRoot, 'raw', 'messages.csv'))) {
     // raw/ is never modified once written: seed it only the first time.
     cpSync(EXAMPLE_RAW_DATA, join(dataRoot, 'raw'), { recursive: true });

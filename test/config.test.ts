@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -105,11 +105,24 @@ describe('run config', () => {
 
   it('resolves data roots inside the data home and refuses escapes', () => {
     assert.equal(resolveDataRoot('/srv/data', 'weekly'), '/srv/data/weekly');
-    assert.equal(resolveDataRoot('/srv/data', '/mnt/other'), '/mnt/other');
+    assert.throws(() => resolveDataRoot('/srv/data', '/mnt/other'), /outside the worker's data home; set PIPELINE_ALLOWED_DATA_ROOTS/);
+    assert.equal(resolveDataRoot('/srv/data', '/mnt/other/weekly', ['/mnt/other']), '/mnt/other/weekly');
+    assert.equal(resolveDataRoot('/srv/data', '/srv/data/weekly'), '/srv/data/weekly');
     assert.throws(() => resolveDataRoot('/srv/data', '../x'), BadInputError);
     // Its backup would hold the data home: the local UUID tables' raw phone numbers among them.
     assert.throws(() => resolveDataRoot('/srv/data', '.'), /is the data home or contains it/);
     assert.throws(() => resolveDataRoot('/srv/data', '/srv'), /is the data home or contains it/);
+  });
+
+  it('follows symlinks: a data root linked out of the data home is refused', async () => {
+    const home = await temporaryFolder('confined-home');
+    const outside = await temporaryFolder('confined-outside');
+    await symlink(outside, join(home, 'escape'));
+    assert.throws(() => resolveDataRoot(home, 'escape'), /outside the worker's data home/);
+    assert.throws(() => resolveDataRoot(home, 'escape/deeper/still'), /outside the worker's data home/);
+    assert.equal(resolveDataRoot(home, 'escape', [outside]), join(home, 'escape'), 'unless its target is an allowed root');
+    assert.deepEqual(readSettings({ PIPELINE_ALLOWED_DATA_ROOTS: `${outside}:/srv/other` }).allowedDataRoots, [outside, '/srv/other']);
+    assert.throws(() => readSettings({ PIPELINE_ALLOWED_DATA_ROOTS: 'relative/path' }), /PIPELINE_ALLOWED_DATA_ROOTS/);
   });
 
   it('reads worker settings from the environment and names the variable of a bad value', () => {

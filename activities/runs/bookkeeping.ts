@@ -80,7 +80,7 @@ export function createBookkeepingActivities(deps: ActivityDeps) {
       if (fromStage !== undefined && !config.stages.some((stage) => stage.stage === fromStage)) {
         throw new ConfigError([`resume.fromStage: "${fromStage}" is not a stage of this pipeline`]);
       }
-      const dataRoot = resolveDataRoot(deps.dataHome, config.dataRoot);
+      const dataRoot = resolveDataRoot(deps.dataHome, config.dataRoot, deps.allowedDataRoots);
       const manifest: RunManifest = {
         runId: input.runId,
         workflowId: input.workflowId,
@@ -132,7 +132,7 @@ export function createBookkeepingActivities(deps: ActivityDeps) {
 
     /** The manifest of an earlier run, for resuming from one of its stages. */
     loadRunManifest: asActivity(deps, () => undefined, async (input: { dataRoot: string; runId: string }) =>
-      readRunManifest(resolveDataRoot(deps.dataHome, input.dataRoot), input.runId),
+      readRunManifest(resolveDataRoot(deps.dataHome, input.dataRoot, deps.allowedDataRoots), input.runId),
     ),
   };
 }
