@@ -3,6 +3,7 @@
  * with its implementation beside it. The run config's schema, the plan the workflow follows, the worker's
  * activities and the CLI's stage names all derive from this list. Adding a stage is one line here.
  */
+import { msToNumber } from '@temporalio/common/lib/time';
 import type { z } from 'zod';
 
 import type * as workflows from '../workflows';
@@ -82,6 +83,11 @@ function entryOf(name: string): Registry[number] {
   const entry = STAGE_REGISTRY.find((candidate) => candidate.definition.name === name);
   if (!entry) throw new Error(`no stage "${name}" in the registry`);
   return entry;
+}
+
+/** The longest one attempt of any stage may run (its default policy): temp files older than this are a dead attempt's. */
+export function longestStageAttemptMs(): number {
+  return Math.max(...STAGE_REGISTRY.map((entry) => msToNumber((entry.definition as StageDefinition).policy.startToCloseTimeout)));
 }
 
 /** Stages whose request carries the run config's `coding` section. */
