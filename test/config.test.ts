@@ -94,6 +94,10 @@ describe('run config', () => {
     assert.equal((await loadPipelineConfig(join(folder, 'b.json'))).pipelineName, 'weekly-survey');
     await assert.rejects(loadPipelineConfig(join(folder, 'c.yaml')), /is not valid YAML/);
     await assert.rejects(loadPipelineConfig(join(folder, 'missing.yaml')), /cannot read/);
+    await writeFile(join(folder, 'latin1.yaml'), Buffer.concat([Buffer.from('pipelineName: p\ndescription: caf'), Buffer.from([0xe9]), Buffer.from('\ndataRoot: p\n')]));
+    await assert.rejects(loadPipelineConfig(join(folder, 'latin1.yaml')), /latin1\.yaml is not valid UTF-8/);
+    await writeFile(join(folder, 'huge.yaml'), `pipelineName: p\ndescription: "${'x'.repeat(1024 * 1024)}"\n`);
+    await assert.rejects(loadPipelineConfig(join(folder, 'huge.yaml')), (err: Error) => /huge\.yaml is 1048\d+ bytes; at most 1048576 are read/.test(err.message) && err.message.split('\n').length === 2);
   });
 
   it('keeps the committed JSON Schemas in step with the zod schemas', async () => {
