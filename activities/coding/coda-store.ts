@@ -208,9 +208,10 @@ export class CodaStore {
    * Adds the messages not already in the dataset (in any segment), each with SequenceNumber = highest + 1
    * and LastUpdated = the commit time, in transactions of `batchSize`. A message already present is never
    * written again: its labels are the coders' work. Safe to re-run after a crash between batches and
-   * beside a concurrent adder. Then recomputes the metrics of the segments that received messages.
+   * beside a concurrent adder. `onProgress` follows every committed batch (the next waits for it). Then recomputes the metrics of the segments that received messages (and
+   * of any whose metrics an interrupted add left behind).
    */
-  async addMessages(dataset: CodaDatasetSpec, messages: readonly NewCodaMessage[], onProgress?: (progress: AddProgress) => void): Promise<AddResult> {
+  async addMessages(dataset: CodaDatasetSpec, messages: readonly NewCodaMessage[], onProgress?: (progress: AddProgress) => void | Promise<void>): Promise<AddResult> {
     const users = await this.ensureDataset(dataset);
     const unique = new Map<string, NewCodaMessage>();
     for (const message of messages) if (!unique.has(message.MessageID)) unique.set(message.MessageID, message);
@@ -241,7 +242,7 @@ export class CodaStore {
         view = { ...view, ...outcome.view };
         added += batch.length;
         pending = pending.slice(batch.length);
-        onProgress?.({ datasetId: dataset.id, added, alreadyPresent, remaining: pending.length });
+        await onProgress?.({ datasetId: dataset.id, added, alreadyPresent, remaining: pending.length });
         continue;
       }
       if (outcome.kind === 'stale') {
@@ -254,6 +255,8 @@ export class CodaStore {
       pending = pending.filter((message) => !view.known.has(message.MessageID));
       alreadyPresent += before - pending.length;
     }
+    // Also segments an interrupted earlier add filled without getting to their metrics.
+    for (const segment of await this.segmentsWithStaleMetrics(dataset.id, view.segmentCount)) touched.add(segment);
     const metrics = await this.recomputeMetrics(dataset.id, [...touched]);
     return { added, alreadyPresent, duplicates, segmentCount: view.segmentCount, metrics, refreshes };
   }
@@ -280,6 +283,18 @@ export class CodaStore {
       computed.set(segmentId, metrics);
     });
     return Object.fromEntries(sorted.map((segmentId) => [segmentId, computed.get(segmentId)!]));
+  }
+
+  /** Segments whose metrics are missing or count another number of messages than they hold. */
+  async segmentsWithStaleMetrics(datasetId: string, segmentCount: number): Promise<string[]> {
+    const segments = range(1, segmentCount).map((index) => segmentIdOf(datasetId, index));
+    const metrics = await this.documents.getAll(segments.map(metricsPath));
+    const stale: string[] = [];
+    await forEachConcurrently(segments, SEGMENT_CONCURRENCY, async (segmentId) => {
+      const recorded = metrics[segments.indexOf(segmentId)]?.messages_count;
+      if (recorded !== (await this.documents.count(messagesCollection(segmentId)))) stale.push(segmentId);
+    });
+    return stale;
   }
 
   /**
