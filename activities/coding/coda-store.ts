@@ -90,6 +90,8 @@ export interface AddResult {
 /** What an adder knows of a dataset: every MessageID committed up to counter `revision`, and where the next message goes. */
 interface DatasetView {
   known: Set<string>;
+  /** Messages per segment id, while they are known exactly (from the scan and this adder's commits; not after another adder's). */
+  sizes: Map<string, number> | undefined;
   nextSequenceNumber: number;
   segmentCount: number;
   lastSegmentSize: number;
@@ -238,7 +240,10 @@ export class CodaStore {
       if (outcome.kind === 'committed') {
         conflictsInARow = 0;
         for (const message of batch) view.known.add(message.MessageID);
-        for (const segment of outcome.segments) touched.add(segment);
+        for (const [segment, count] of outcome.placed) {
+          touched.add(segment);
+          view.sizes?.set(segment, (view.sizes.get(segment) ?? 0) + count);
+        }
         view = { ...view, ...outcome.view };
         added += batch.length;
         pending = pending.slice(batch.length);
@@ -256,26 +261,29 @@ export class CodaStore {
       alreadyPresent += before - pending.length;
     }
     // Also segments an interrupted earlier add filled without getting to their metrics.
-    for (const segment of await this.segmentsWithStaleMetrics(dataset.id, view.segmentCount)) touched.add(segment);
+    for (const segment of await this.segmentsWithStaleMetrics(dataset.id, view.segmentCount, view.sizes)) touched.add(segment);
     const metrics = await this.recomputeMetrics(dataset.id, [...touched]);
     return { added, alreadyPresent, duplicates, segmentCount: view.segmentCount, metrics, refreshes };
   }
 
   /**
-   * Recomputes `metrics/messages` of each segment from its messages and code schemes, in a transaction that
-   * also reads the dataset's counter: an add committing meanwhile makes it run again, so the last metrics
-   * written count every message added before them.
+   * Recomputes `metrics/messages` of each segment from its messages and the dataset's code schemes (the
+   * first segment's: Coda keeps them the same in every segment), in a transaction that also reads the
+   * dataset's counter: an add committing meanwhile makes it run again, so the last metrics written count
+   * every message added before them.
    */
   async recomputeMetrics(datasetId: string, segmentIds: readonly string[]): Promise<Record<string, MessagesMetrics>> {
     const computed = new Map<string, MessagesMetrics>();
     const sorted = [...segmentIds].sort();
+    if (sorted.length === 0) return {};
+    const schemes = await this.codeSchemesIn(datasetId);
     await forEachConcurrently(sorted, SEGMENT_CONCURRENCY, async (segmentId) => {
       const metrics = await this.documents.runTransaction(async (transaction) => {
         await transaction.getAll([sequenceCounterPath(datasetId)]);
-        const [schemes, messages] = await Promise.all([transaction.query(codeSchemesCollection(segmentId)), transaction.query(messagesCollection(segmentId), { select: ['Labels'] })]);
+        const messages = await transaction.query(messagesCollection(segmentId), { select: ['Labels'] });
         const metrics = metricsOf(
           messages.map((message) => message.data),
-          schemes.map((scheme) => scheme.data),
+          schemes,
         );
         transaction.set(metricsPath(segmentId), { ...metrics });
         return metrics;
@@ -285,16 +293,20 @@ export class CodaStore {
     return Object.fromEntries(sorted.map((segmentId) => [segmentId, computed.get(segmentId)!]));
   }
 
-  /** Segments whose metrics are missing or count another number of messages than they hold. */
-  async segmentsWithStaleMetrics(datasetId: string, segmentCount: number): Promise<string[]> {
+  /**
+   * Segments whose metrics are missing or count another number of messages than they hold. `sizes`, when
+   * known, saves counting each segment (a query per segment, which the emulator answers slowly).
+   */
+  async segmentsWithStaleMetrics(datasetId: string, segmentCount: number, sizes?: ReadonlyMap<string, number>): Promise<string[]> {
     const segments = range(1, segmentCount).map((index) => segmentIdOf(datasetId, index));
     const metrics = await this.documents.getAll(segments.map(metricsPath));
     const stale: string[] = [];
     await forEachConcurrently(segments, SEGMENT_CONCURRENCY, async (segmentId) => {
       const recorded = metrics[segments.indexOf(segmentId)]?.messages_count;
-      if (recorded !== (await this.documents.count(messagesCollection(segmentId)))) stale.push(segmentId);
+      const size = sizes?.get(segmentId) ?? (await this.documents.count(messagesCollection(segmentId)));
+      if (recorded !== size) stale.push(segmentId);
     });
-    return stale;
+    return stale.sort();
   }
 
   /**
@@ -361,11 +373,11 @@ export class CodaStore {
     const counter = counterOf(counterData);
     const segmentCount = Math.max(segmentCountOf(segmentCountData), counter?.segmentCount ?? 1);
     const known = new Set<string>();
-    const sizes = new Map<number, number>();
+    const sizes = new Map<string, number>();
     let highest = -1;
     await forEachConcurrently(range(1, segmentCount), SEGMENT_CONCURRENCY, async (index) => {
       const documents = await this.documents.query(messagesCollection(segmentIdOf(datasetId, index)), { select: ['SequenceNumber'] });
-      sizes.set(index, documents.length);
+      sizes.set(segmentIdOf(datasetId, index), documents.length);
       for (const { id, data } of documents) {
         known.add(id);
         if (typeof data.SequenceNumber === 'number' && data.SequenceNumber > highest) highest = data.SequenceNumber;
@@ -375,7 +387,8 @@ export class CodaStore {
       known,
       nextSequenceNumber: Math.max(counter?.nextSequenceNumber ?? 0, highest + 1),
       segmentCount,
-      lastSegmentSize: sizes.get(segmentCount) ?? 0,
+      lastSegmentSize: sizes.get(segmentIdOf(datasetId, segmentCount)) ?? 0,
+      sizes,
       revision: counter?.revision ?? 0,
     };
   }
@@ -396,6 +409,7 @@ export class CodaStore {
     });
     return {
       known,
+      sizes: undefined,
       nextSequenceNumber: Math.max(counter?.nextSequenceNumber ?? 0, highest + 1),
       segmentCount,
       lastSegmentSize: await this.documents.count(messagesCollection(segmentIdOf(datasetId, segmentCount))),
@@ -410,7 +424,7 @@ export class CodaStore {
     users: readonly string[],
     view: DatasetView,
     batch: readonly NewCodaMessage[],
-  ): Promise<{ kind: 'stale'; counter: Counter | undefined; segmentCount: number } | { kind: 'committed'; view: Omit<DatasetView, 'known'>; segments: Set<string> }> {
+  ): Promise<{ kind: 'stale'; counter: Counter | undefined; segmentCount: number } | { kind: 'committed'; view: Omit<DatasetView, 'known' | 'sizes'>; placed: Map<string, number> }> {
     const [counterData, segmentCountData] = await transaction.getAll([sequenceCounterPath(dataset.id), segmentCountPath(dataset.id)]);
     const counter = counterOf(counterData);
     const segmentCount = Math.max(segmentCountOf(segmentCountData), counter?.segmentCount ?? 1);
@@ -419,7 +433,7 @@ export class CodaStore {
     let next = view.nextSequenceNumber;
     let segment = view.segmentCount;
     let size = view.lastSegmentSize;
-    const segments = new Set<string>();
+    const placed = new Map<string, number>();
     for (const message of batch) {
       if (size >= this.segmentSize) {
         segment += 1;
@@ -430,7 +444,7 @@ export class CodaStore {
         transaction.set(segmentCountPath(dataset.id), { segment_count: segment });
       }
       const segmentId = segmentIdOf(dataset.id, segment);
-      segments.add(segmentId);
+      placed.set(segmentId, (placed.get(segmentId) ?? 0) + 1);
       transaction.create(`${messagesCollection(segmentId)}/${message.MessageID}`, {
         MessageID: message.MessageID,
         Text: message.Text,
@@ -444,6 +458,6 @@ export class CodaStore {
     }
     const revision = view.revision + 1;
     transaction.set(sequenceCounterPath(dataset.id), { next_sequence_number: next, segment_count: segment, last_segment_size: size, revision, updated_at: SERVER_TIMESTAMP });
-    return { kind: 'committed', view: { nextSequenceNumber: next, segmentCount: segment, lastSegmentSize: size, revision }, segments };
+    return { kind: 'committed', view: { nextSequenceNumber: next, segmentCount: segment, lastSegmentSize: size, revision }, placed };
   }
 }
