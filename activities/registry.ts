@@ -11,6 +11,12 @@ import { backupDataRootImplementation } from './archive/backup-data-root';
 import { backupDataRootStage } from './archive/backup-data-root.stage';
 import { uploadLogsImplementation } from './archive/upload-logs';
 import { uploadLogsStage } from './archive/upload-logs.stage';
+import { codaAddImplementation } from './coding/coda-add';
+import { codaAddStage } from './coding/coda-add.stage';
+import { codaGetImplementation } from './coding/coda-get';
+import { codaGetStage } from './coding/coda-get.stage';
+import type { CodingStoreConfig } from './coding/coding-plan';
+import { openCodaStoreFor } from './coding/open-coda-store';
 import { openUuidTableFor } from './deid/open-uuid-table';
 import type { UuidTableConfig } from './deid/uuid-table';
 import { driveUploadImplementation } from './drive/drive-upload';
@@ -58,7 +64,9 @@ function childWorkflowStage<D extends StageDefinition & { runsAs: { kind: 'child
 
 export const STAGE_REGISTRY = [
   activityStage(fetchSourcesStage, fetchSourcesImplementation),
+  activityStage(codaGetStage, codaGetImplementation),
   activityStage(generateOutputsStage, generateOutputsImplementation),
+  activityStage(codaAddStage, codaAddImplementation),
   activityStage(generateSyntheticStage, generateSyntheticImplementation),
   childWorkflowStage(generateSeriesStage, generateSeriesActivities),
   activityStage(qaStage, qaImplementation),
@@ -117,13 +125,14 @@ export type StageActivities = Record<ActivityStageName, (request: StageRequest) 
 export function createStageActivities(deps: ActivityDeps): StageActivities {
   const activities: Record<string, unknown> = {};
   const openUuidTable = (config: UuidTableConfig) => openUuidTableFor(config, deps.dataHome, deps.blobStore);
+  const openCodaStore = (config: CodingStoreConfig) => openCodaStoreFor(config, deps.dataHome, deps.blobStore);
   for (const entry of STAGE_REGISTRY) {
     if ('implementation' in entry) {
       const implementation = entry.implementation as unknown as StageImplementation;
       activities[entry.definition.name] = asActivity(deps, (request: StageRequest) => runOfRequest(request), (request: StageRequest, scope) =>
         runStage(
           implementation,
-          { request, dataRoot: scope.dataRoot, dataHome: deps.dataHome, blobStore: deps.blobStore, logger: scope.logger, now: deps.now, reportProgress: scope.reportProgress, resumeFrom: scope.resumeFrom, signal: scope.signal, openUuidTable },
+          { request, dataRoot: scope.dataRoot, dataHome: deps.dataHome, blobStore: deps.blobStore, logger: scope.logger, now: deps.now, reportProgress: scope.reportProgress, resumeFrom: scope.resumeFrom, signal: scope.signal, openUuidTable, openCodaStore },
           scope.attempt,
         ),
       );

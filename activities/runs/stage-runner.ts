@@ -4,6 +4,8 @@
  */
 import type { Logger } from 'pino';
 
+import type { CodingStoreConfig } from '../coding/coding-plan';
+import type { OpenedCodaStore } from '../coding/open-coda-store';
 import type { OpenedUuidTable } from '../deid/open-uuid-table';
 import type { UuidTableConfig } from '../deid/uuid-table';
 import type { BlobStore } from '../storage/blob-store';
@@ -29,6 +31,8 @@ export interface StageContext<Config = { stage: string }> {
   signal: AbortSignal;
   /** Opens the UUID table a stage's config names (de-identification); the caller closes it. */
   openUuidTable(config: UuidTableConfig): Promise<OpenedUuidTable>;
+  /** Opens the Coda store a coding plan names (`coding.store`); the caller closes it. */
+  openCodaStore(config: CodingStoreConfig): Promise<OpenedCodaStore>;
 }
 
 /** What a one-activity stage does; paired with its definition in activities/registry.ts. */
