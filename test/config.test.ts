@@ -36,9 +36,9 @@ describe('run config', () => {
   });
 
   it('names the field path of an unknown stage', () => {
-    const problems = problemsOf({ ...valid, stages: [{ stage: 'backup-data-root' }, { stage: 'coda-add' }] });
+    const problems = problemsOf({ ...valid, stages: [{ stage: 'backup-data-root' }, { stage: 'publish' }] });
     assert.equal(problems.length, 1);
-    assert.match(problems[0]!, /^stages\[1\]\.stage: unknown stage "coda-add"; expected one of fetch-sources, generate-synthetic, generate-series, qa, analysis-graphs, backup-data-root, upload-logs$/);
+    assert.match(problems[0]!, /^stages\[1\]\.stage: unknown stage "publish"; expected one of fetch-sources, coda-get, generate-synthetic, generate-series, qa, analysis-graphs, coda-add, backup-data-root, upload-logs$/);
   });
 
   it('rejects a data root that escapes through ..', () => {
