@@ -16,6 +16,8 @@
  * commits only if no other add committed since its writer last looked (`revision`), which makes "not
  * already present" and "highest + 1" true at commit time. Coda's tools ignore collections they do not
  * know; without the counter (a dataset made by another tool) the first add derives it from the messages.
+ * A dataset's first message gets SequenceNumber 0. Not covered: another tool adding messages to the same
+ * dataset at the same moment without the counter (Coda's own UI does not add messages).
  */
 import { forEachConcurrently } from '../deid/uuid-table';
 import type { CodeScheme } from './code-scheme';
@@ -210,8 +212,9 @@ export class CodaStore {
    * Adds the messages not already in the dataset (in any segment), each with SequenceNumber = highest + 1
    * and LastUpdated = the commit time, in transactions of `batchSize`. A message already present is never
    * written again: its labels are the coders' work. Safe to re-run after a crash between batches and
-   * beside a concurrent adder. `onProgress` follows every committed batch (the next waits for it). Then recomputes the metrics of the segments that received messages (and
-   * of any whose metrics an interrupted add left behind).
+   * beside a concurrent adder. `onProgress` follows every committed batch (the next batch waits for it).
+   * Then recomputes the metrics of the segments that received messages, and of any whose metrics an
+   * interrupted add left behind.
    */
   async addMessages(dataset: CodaDatasetSpec, messages: readonly NewCodaMessage[], onProgress?: (progress: AddProgress) => void | Promise<void>): Promise<AddResult> {
     const users = await this.ensureDataset(dataset);
