@@ -421,6 +421,7 @@ export const DEMO_ACTIVATION_TEXTS: readonly string[] = [
   'k',
   'Thank you for the programme',
   'Greetings from Baidoa',
+  'Stop sending me these messages',
 ];
 
 export async function startDemoRapidProServer(options: { token: string; until?: Date; activationRuns?: number; surveyRuns?: number }): Promise<RapidProServer> {
