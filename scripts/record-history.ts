@@ -3,7 +3,7 @@
  * histories (the run and its child workflows) to test/fixtures/histories/<workflow id>.json, where the
  * replay test checks that today's workflow code still replays them. Record a new file (keep the old ones) when a workflow change is made safe with patched().
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -15,7 +15,7 @@ import { planStages } from '../activities/registry';
 import { createPipelineLogger } from '../activities/runs/run-log';
 import { actOnRun, connectClient, startPipelineRun } from '../client/pipeline-client';
 import { loadPipelineConfig } from '../config/load-config';
-import type { PipelineConfig } from '../config/pipeline-config';
+import { parsePipelineConfig,type PipelineConfig } from '../config/pipeline-config';
 import { readSettings } from '../config/settings';
 import { type RapidProServer, startDemoRapidProServer } from '../test/servers/rapid-pro-server';
 import { createPipelineWorker, installRuntimeLogger } from '../worker/create-worker';
@@ -55,7 +55,6 @@ async function main(): Promise<void> {
     const synthetic = await loadPipelineConfig(join(examples, 'synthetic-pipeline.yaml'));
     const raw = join(settings.dataHome, weekly.dataRoot, 'raw');
     cpSync(join(examples, 'demo-raw'), raw, { recursive: true });
-    writeFileSync(join(raw, 'specs', 'broken.yaml'), readFileSync(join(raw, 'specs', 'radio-show.yaml'), 'utf8').replace(/^name: .*$/m, 'name: broken\nrows: -1'));
 
     const token = 'record-history-token';
     mkdirSync(join(settings.localBucketsRoot, 'demo-secrets'), { recursive: true });
@@ -65,7 +64,12 @@ async function main(): Promise<void> {
       ...weekly,
       stages: weekly.stages.map((stage) => (stage.stage === 'fetch-sources' ? { ...stage, sources: stage.sources.map((source) => ({ ...source, baseUrl: rapidPro!.baseUrl })) } : stage)),
     };
-    const failing: PipelineConfig = { ...synthetic, pipelineName: 'operator', stages: [{ stage: 'generate-synthetic', spec: 'raw/specs/broken.yaml', specFormat: 'auto', format: 'csv', datestampLine: false }] } as PipelineConfig;
+    // Its graphs' input file does not exist: the stage fails when it runs, and an operator corrects it.
+    const failing = parsePipelineConfig({
+      pipelineName: 'operator',
+      dataRoot: weekly.dataRoot,
+      stages: [{ stage: 'analysis-graphs', input: 'raw/missing.csv', timestampColumn: 'received_at', participantColumn: 'participant_uuid', codeSchemes: [], formats: ['svg'] }],
+    });
 
     const logger = createPipelineLogger('warn');
     installRuntimeLogger(logger);
@@ -83,7 +87,7 @@ async function main(): Promise<void> {
       const started = await startPipelineRun(client, { config: failing, taskQueue: settings.taskQueue });
       if (started.kind !== 'started') throw new Error('not started');
       while ((await started.handle.query(statusQuery)).status !== 'failed-waiting') await new Promise((resolve) => setTimeout(resolve, 200));
-      const outcome = await actOnRun(client, started.runId, { kind: 'retry', overrides: { spec: 'raw/specs/radio-show.yaml' } });
+      const outcome = await actOnRun(client, started.runId, { kind: 'retry', overrides: { input: 'raw/messages.csv' } });
       if (outcome.kind !== 'done') throw new Error(`retry-stage: ${JSON.stringify(outcome)}`);
       await started.handle.result();
       await saveHistories(client, started.workflowId, failing);

@@ -167,13 +167,11 @@ describe('generate-synthetic stage in a pipeline run', () => {
     assert.equal(lines.length, 4000 + 3); // datestamp, header, rows, final newline
   });
 
-  it('fails at once, naming the spec path, when the spec is invalid', async () => {
+  it('fails at the start, naming the stage and the spec path, when the spec is invalid', async () => {
     const { manifest, error } = await runPipeline('raw/specs/broken.yaml');
     assert.ok(error instanceof WorkflowFailedError);
-    const stage = manifest.stages[0]!;
-    assert.equal(stage.status, 'failed');
-    assert.equal(stage.attempts, 1);
-    assert.match(stage.error ?? '', /tables\[1\]\.columns\[2\]\.min: min 160 is greater than max 40/);
-    assert.equal(manifest.stages[1]!.status, 'pending');
+    assert.match(String((error.cause as Error | undefined)?.message), /stages\[0\] \(generate-synthetic\): tables\[1\]\.columns\[2\]\.min: min 160 is greater than max 40/);
+    assert.equal(manifest.status, 'failed');
+    assert.deepEqual(manifest.stages.map((stage) => stage.status), ['pending', 'pending'], 'no stage ran');
   });
 });

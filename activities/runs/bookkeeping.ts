@@ -4,7 +4,7 @@
  */
 import { ConfigError, parsePipelineConfig, type PipelineConfig, type StageConfig } from '../../config/pipeline-config';
 import type { StageName } from '../registry';
-import { planStages } from '../registry';
+import { planStages, preflightProblems } from '../registry';
 import { type ActivityDeps, asActivity } from './activity-wrapper';
 import { ensureDataRootLayout, resolveDataRoot, runLogPath } from './data-root';
 import { readRunManifest, writeRunManifest } from './manifest';
@@ -81,6 +81,9 @@ export function createBookkeepingActivities(deps: ActivityDeps) {
         throw new ConfigError([`resume.fromStage: "${fromStage}" is not a stage of this pipeline`]);
       }
       const dataRoot = resolveDataRoot(deps.dataHome, config.dataRoot, deps.allowedDataRoots);
+      // Every file the config names is checked before the run creates anything in the data root.
+      const problems = await preflightProblems(config, dataRoot);
+      if (problems.length > 0) throw new ConfigError(problems);
       const manifest: RunManifest = {
         runId: input.runId,
         workflowId: input.workflowId,

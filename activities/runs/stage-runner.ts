@@ -42,6 +42,12 @@ export interface StageImplementation<D extends StageDefinition = StageDefinition
   /** Everything that determines the stage's outputs; its hash decides whether the stage can be skipped. */
   inputs(context: StageContext<StageConfigFor<D>>): Promise<unknown>;
   run(context: StageContext<StageConfigFor<D>>): Promise<StageOutputs>;
+  /**
+   * Checks the files the stage's config names (a spec, say) without writing anything: run by `beginRun`
+   * for every stage before the run creates anything, so a bad file fails the run at its start. Throws
+   * BadInputError naming the field.
+   */
+  preflight?(input: { stage: StageConfigFor<D>; dataRoot: string }): Promise<void>;
 }
 
 export async function runStage<Config extends { stage: string }>(

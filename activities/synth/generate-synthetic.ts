@@ -40,6 +40,9 @@ async function loadForStage(dataRoot: string, stage: GenerateConfig) {
 
 export const generateSyntheticImplementation: StageImplementation<typeof generateSyntheticStage> = {
   version: 1,
+  async preflight({ dataRoot, stage }) {
+    await loadForStage(dataRoot, stage);
+  },
   async inputs({ dataRoot, request }) {
     const { text } = await loadForStage(dataRoot, request.stage);
     return { specSha256: sha256Hex(text), stage: request.stage, ...(request.stage.datestampLine ? { runId: request.runId } : {}) };
