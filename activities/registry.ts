@@ -133,7 +133,7 @@ export async function preflightProblems(config: { stages: ReadonlyArray<{ stage:
 export const STAGES_USING_CODING_PLAN: ReadonlySet<string> = new Set(STAGE_REGISTRY.filter((entry) => (entry.definition as StageDefinition).usesCodingPlan).map((entry) => entry.definition.name));
 
 /** How the workflow runs each stage of a validated config: decided here, recorded in the run's history. */
-export function planStages(pipelineName: string, stages: ReadonlyArray<{ stage: StageName; retry?: Record<string, unknown>; startToCloseTimeout?: string }>): StagePlan[] {
+export function planStages(pipelineName: string, stages: ReadonlyArray<{ stage: StageName; retry?: Record<string, unknown>; startToCloseTimeout?: string; heartbeatTimeout?: string }>): StagePlan[] {
   return stages.map((stage, index) => {
     const { definition } = entryOf(stage.stage);
     return {
