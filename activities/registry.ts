@@ -3,6 +3,7 @@
  * with its implementation beside it. The run config's schema, the plan the workflow follows, the worker's
  * activities and the CLI's stage names all derive from this list. Adding a stage is one line here.
  */
+import { msToNumber } from '@temporalio/common/lib/time';
 import type { z } from 'zod';
 
 import type * as workflows from '../workflows';
@@ -10,10 +11,18 @@ import { backupDataRootImplementation } from './archive/backup-data-root';
 import { backupDataRootStage } from './archive/backup-data-root.stage';
 import { uploadLogsImplementation } from './archive/upload-logs';
 import { uploadLogsStage } from './archive/upload-logs.stage';
+import { codaAddImplementation } from './coding/coda-add';
+import { codaAddStage } from './coding/coda-add.stage';
+import { codaGetImplementation } from './coding/coda-get';
+import { codaGetStage } from './coding/coda-get.stage';
+import type { CodingPlan, CodingStoreConfig } from './coding/coding-plan';
+import { openCodaStoreFor } from './coding/open-coda-store';
+import { loadPlanCodeSchemes } from './coding/plan-code-schemes';
 import { openUuidTableFor } from './deid/open-uuid-table';
 import type { UuidTableConfig } from './deid/uuid-table';
 import { driveUploadImplementation } from './drive/drive-upload';
 import { driveUploadStage } from './drive/drive-upload.stage';
+import { BadInputError } from './errors';
 import { analysisGraphsImplementation } from './graphs/analysis-graphs';
 import { analysisGraphsStage } from './graphs/analysis-graphs.stage';
 import { generateOutputsImplementation } from './outputs/generate-outputs';
@@ -21,12 +30,12 @@ import { generateOutputsStage } from './outputs/generate-outputs.stage';
 import { qaImplementation } from './qa/qa';
 import { qaStage } from './qa/qa.stage';
 import { type ActivityDeps, asActivity, runOfRequest } from './runs/activity-wrapper';
-import { stageActivityOptions, stageConfigSchema, type StageDefinition, type StageRunsAs } from './runs/stage-definition';
+import { stageActivityOptions, type StageConfigFor, stageConfigSchema, type StageDefinition, type StageRunsAs } from './runs/stage-definition';
 import { runStage, type StageImplementation } from './runs/stage-runner';
 import type { StagePlan, StageRequest, StageResult } from './runs/types';
 import { fetchSourcesImplementation } from './sources/fetch-sources';
 import { fetchSourcesStage } from './sources/fetch-sources.stage';
-import { generateSeriesActivities } from './synth/generate-series';
+import { generateSeriesActivities, loadSeries } from './synth/generate-series';
 import { generateSeriesStage } from './synth/generate-series.stage';
 import { generateSyntheticImplementation } from './synth/generate-synthetic';
 import { generateSyntheticStage } from './synth/generate-synthetic.stage';
@@ -41,6 +50,8 @@ interface ActivityStageEntry<D extends StageDefinition> {
 interface ChildWorkflowStageEntry<D extends StageDefinition, A extends ChildStageActivities> {
   definition: D;
   activities: (deps: ActivityDeps) => A;
+  /** As StageImplementation.preflight: checks the files the config names, writing nothing. */
+  preflight?: (input: { stage: StageConfigFor<D>; dataRoot: string }) => Promise<void>;
 }
 
 function activityStage<D extends StageDefinition & { runsAs: { kind: 'activity' } }>(definition: D, implementation: StageImplementation<D>): ActivityStageEntry<D> {
@@ -51,15 +62,18 @@ function activityStage<D extends StageDefinition & { runsAs: { kind: 'activity' 
 function childWorkflowStage<D extends StageDefinition & { runsAs: { kind: 'child-workflow'; workflowType: keyof typeof workflows } }, A extends ChildStageActivities>(
   definition: D,
   activities: (deps: ActivityDeps) => A,
+  preflight?: (input: { stage: StageConfigFor<D>; dataRoot: string }) => Promise<void>,
 ): ChildWorkflowStageEntry<D, A> {
-  return { definition, activities };
+  return { definition, activities, ...(preflight ? { preflight } : {}) };
 }
 
 export const STAGE_REGISTRY = [
   activityStage(fetchSourcesStage, fetchSourcesImplementation),
+  activityStage(codaGetStage, codaGetImplementation),
   activityStage(generateOutputsStage, generateOutputsImplementation),
+  activityStage(codaAddStage, codaAddImplementation),
   activityStage(generateSyntheticStage, generateSyntheticImplementation),
-  childWorkflowStage(generateSeriesStage, generateSeriesActivities),
+  childWorkflowStage(generateSeriesStage, generateSeriesActivities, async ({ dataRoot, stage }) => void (await loadSeries(dataRoot, stage))),
   activityStage(qaStage, qaImplementation),
   activityStage(analysisGraphsStage, analysisGraphsImplementation),
   activityStage(driveUploadStage, driveUploadImplementation),
@@ -84,11 +98,42 @@ function entryOf(name: string): Registry[number] {
   return entry;
 }
 
+/** The longest one attempt of any stage may run (its default policy): temp files older than this are a dead attempt's. */
+export function longestStageAttemptMs(): number {
+  return Math.max(...STAGE_REGISTRY.map((entry) => msToNumber((entry.definition as StageDefinition).policy.startToCloseTimeout)));
+}
+
+/**
+ * Every problem with the files a run config names (specs, code schemes), found before the run writes
+ * anything: each stage's preflight, and the coding section's schemes once. Messages name the field.
+ */
+export async function preflightProblems(config: { stages: ReadonlyArray<{ stage: string }>; coding?: CodingPlan }, dataRoot: string): Promise<string[]> {
+  const problems: string[] = [];
+  const collect = async (where: string, check: () => Promise<unknown>) => {
+    try {
+      await check();
+    } catch (err) {
+      if (!(err instanceof BadInputError)) throw err;
+      for (const line of err.message.split('\n').map((text) => text.trim()).filter(Boolean)) problems.push(`${where}${line}`);
+    }
+  };
+  for (const [index, stage] of config.stages.entries()) {
+    const entry = entryOf(stage.stage) as { preflight?: (input: { stage: unknown; dataRoot: string }) => Promise<void>; implementation?: { preflight?: (input: { stage: unknown; dataRoot: string }) => Promise<void> } };
+    const preflight = entry.implementation?.preflight ?? entry.preflight;
+    if (preflight) await collect(`stages[${index}] (${stage.stage}): `, () => preflight({ stage, dataRoot }));
+  }
+  if (config.coding && config.stages.some((stage) => STAGES_USING_CODING_PLAN.has(stage.stage))) {
+    const coding = config.coding;
+    await collect('', () => loadPlanCodeSchemes(dataRoot, coding));
+  }
+  return problems;
+}
+
 /** Stages whose request carries the run config's `coding` section. */
 export const STAGES_USING_CODING_PLAN: ReadonlySet<string> = new Set(STAGE_REGISTRY.filter((entry) => (entry.definition as StageDefinition).usesCodingPlan).map((entry) => entry.definition.name));
 
 /** How the workflow runs each stage of a validated config: decided here, recorded in the run's history. */
-export function planStages(pipelineName: string, stages: ReadonlyArray<{ stage: StageName; retry?: Record<string, unknown>; startToCloseTimeout?: string }>): StagePlan[] {
+export function planStages(pipelineName: string, stages: ReadonlyArray<{ stage: StageName; retry?: Record<string, unknown>; startToCloseTimeout?: string; heartbeatTimeout?: string }>): StagePlan[] {
   return stages.map((stage, index) => {
     const { definition } = entryOf(stage.stage);
     return {
@@ -111,13 +156,14 @@ export type StageActivities = Record<ActivityStageName, (request: StageRequest) 
 export function createStageActivities(deps: ActivityDeps): StageActivities {
   const activities: Record<string, unknown> = {};
   const openUuidTable = (config: UuidTableConfig) => openUuidTableFor(config, deps.dataHome, deps.blobStore);
+  const openCodaStore = (config: CodingStoreConfig) => openCodaStoreFor(config, deps.dataHome, deps.blobStore);
   for (const entry of STAGE_REGISTRY) {
     if ('implementation' in entry) {
       const implementation = entry.implementation as unknown as StageImplementation;
       activities[entry.definition.name] = asActivity(deps, (request: StageRequest) => runOfRequest(request), (request: StageRequest, scope) =>
         runStage(
           implementation,
-          { request, dataRoot: scope.dataRoot, dataHome: deps.dataHome, blobStore: deps.blobStore, logger: scope.logger, now: deps.now, reportProgress: scope.reportProgress, resumeFrom: scope.resumeFrom, signal: scope.signal, openUuidTable },
+          { request, dataRoot: scope.dataRoot, dataHome: deps.dataHome, blobStore: deps.blobStore, logger: scope.logger, now: deps.now, reportProgress: scope.reportProgress, resumeFrom: scope.resumeFrom, signal: scope.signal, openUuidTable, openCodaStore },
           scope.attempt,
         ),
       );

@@ -13,12 +13,16 @@
  * Exit codes: 0 done, 1 the run failed, 2 bad input (or an operator action refused), 3 not found (a run, or any of
  * the uuids), 4 the run waits for an operator after a failed stage.
  */
+import { existsSync } from 'node:fs';
+
 import { type Client, ScheduleNotFoundError } from '@temporalio/client';
 import { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 
 import { openUuidTableFor } from '../activities/deid/open-uuid-table';
 import { BadInputError } from '../activities/errors';
+import { preflightProblems } from '../activities/registry';
+import { resolveDataRoot } from '../activities/runs/data-root';
 import { loadPipelineConfig } from '../config/load-config';
 import { ConfigError } from '../config/pipeline-config';
 import { readSettings } from '../config/settings';
@@ -94,6 +98,17 @@ async function main(argv: string[]): Promise<number> {
     .option('--overwrite', 'redo stages whose outputs already exist with the same inputs')
     .action(async (options: { config: string; follow?: boolean; overwrite?: boolean }) => {
       const config = await loadPipelineConfig(options.config); // bad input stops here, before anything starts
+      // Where this machine sees the data root (the worker's usually), its files are checked here too.
+      let dataRoot: string | undefined;
+      try {
+        dataRoot = resolveDataRoot(settings.dataHome, config.dataRoot, settings.allowedDataRoots);
+      } catch {
+        dataRoot = undefined; // this machine's settings differ from the worker's: the worker decides
+      }
+      if (dataRoot && existsSync(dataRoot)) {
+        const problems = await preflightProblems(config, dataRoot);
+        if (problems.length > 0) throw new ConfigError(problems);
+      }
       await withClient(async (client) =>
         reportStart(await startPipelineRun(client, { config, taskQueue: settings.taskQueue, overwrite: options.overwrite ?? false }), options.follow ?? false),
       );

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
+import { temporaryPathFor } from '../activities/storage/atomic-write';
 import { type EncryptionKey, KEY_BYTES, KEY_ID_PATTERN, PayloadKeyring } from './payload-encryption';
 
 export const ENCRYPTION_ENV = { keys: 'PIPELINE_ENCRYPTION_KEYS', activeKeyId: 'PIPELINE_ENCRYPTION_KEY_ID' } as const;
@@ -84,7 +85,7 @@ export function loadOrCreateLocalKeyring(file: string): { keyring: PayloadKeyrin
   let created = false;
   if (!fileExists(file)) {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    const aside = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const aside = temporaryPathFor(file); // a crash here leaves a file the worker's temp sweep removes
     writeFileSync(aside, `local-${randomBytes(4).toString('hex')}:${randomBytes(KEY_BYTES).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
     try {
       chmodSync(aside, 0o600); // whatever the umask

@@ -25,6 +25,7 @@ const retryOverrides = z
 export const stagePolicyOverrides = {
   retry: retryOverrides.optional(),
   startToCloseTimeout: duration.optional().describe('Longest one attempt of the stage may run'),
+  heartbeatTimeout: duration.optional().describe('A worker silent this long is taken for dead and the attempt retried elsewhere'),
 };
 
 const GCS_BUCKET = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;

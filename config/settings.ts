@@ -23,6 +23,12 @@ const settingsSchema = z.strictObject({
   gcsApiEndpoint: z.url().optional(),
   gcsProjectId: z.string().optional(),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  /** Folders besides the data home that run configs may name as data roots (absolute, ":"-separated). */
+  allowedDataRoots: z
+    .string()
+    .transform((value) => value.split(':').filter(Boolean))
+    .pipe(z.array(z.string().refine((path) => path.startsWith('/'), 'each allowed data root must be an absolute path')))
+    .default([]),
 });
 
 export type Settings = z.output<typeof settingsSchema> & {
@@ -51,6 +57,7 @@ const ENV_NAMES: Record<keyof z.input<typeof settingsSchema>, string> = {
   gcsApiEndpoint: 'GCS_API_ENDPOINT',
   gcsProjectId: 'GCS_PROJECT_ID',
   logLevel: 'LOG_LEVEL',
+  allowedDataRoots: 'PIPELINE_ALLOWED_DATA_ROOTS',
 };
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {

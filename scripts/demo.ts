@@ -8,10 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 
+import type { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 
+import { openCodaStoreFor } from '../activities/coding/open-coda-store';
+import { loadPlanCodeSchemes } from '../activities/coding/plan-code-schemes';
 import { resolveDataRoot } from '../activities/runs/data-root';
 import { createPipelineLogger } from '../activities/runs/run-log';
+import type { RunManifest } from '../activities/runs/types';
 import { connectClient, startPipelineRun } from '../client/pipeline-client';
 import { followRun, printManifest } from '../client/run-report';
 import { keyringFor, pipelineDataConverter } from '../config/data-converter';
@@ -20,7 +24,8 @@ import type { PipelineConfig } from '../config/pipeline-config';
 import { readSettings } from '../config/settings';
 import { type RapidProServer, startDemoRapidProServer } from '../test/servers/rapid-pro-server';
 import { createPipelineWorker, installRuntimeLogger } from '../worker/create-worker';
-import { createActivityDeps } from '../worker/dependencies';
+import { createActivityDeps, createBlobStore } from '../worker/dependencies';
+import { codeLikeAPerson } from './demo-coder';
 import { embeddedCodecSettings, ensureEmbeddedServer, startEmbeddedCodecServer } from './lib/embedded-server';
 import { runMain, stopAllProcesses } from './lib/processes';
 import { findTool, PROJECT_ROOT, TOOLS } from './lib/tools';
@@ -51,6 +56,16 @@ function pointRapidProSourcesAt(config: PipelineConfig, baseUrl: string): Pipeli
   };
 }
 
+/** Starts one run of the pipeline and follows it to its end. */
+async function runOnce(client: Client, config: PipelineConfig, taskQueue: string, what: string): Promise<RunManifest> {
+  const started = await startPipelineRun(client, { config, taskQueue });
+  if (started.kind !== 'started') throw new Error(`run ${started.runId} is already running`);
+  console.log(`[demo] started run ${started.runId} of pipeline ${config.pipelineName} (${what})`);
+  const manifest = await followRun(started.handle);
+  printManifest(manifest);
+  return manifest;
+}
+
 async function main(): Promise<number> {
   const codec = embeddedCodecSettings();
   const server = await ensureEmbeddedServer(readSettings().dataHome, { uiCodecEndpoint: codec.url });
@@ -64,11 +79,9 @@ async function main(): Promise<number> {
 
   const rapidPro = await startRapidProStandIn(settings.localBucketsRoot);
   const config = pointRapidProSourcesAt(await loadPipelineConfig(EXAMPLE_CONFIG), rapidPro.baseUrl);
-  const dataRoot = resolveDataRoot(settings.dataHome, config.dataRoot);
-  if (!existsSync(join(dataRoot, 'raw', 'messages.csv'))) {
-    // raw/ is never modified once written: seed it only the first time.
-    cpSync(EXAMPLE_RAW_DATA, join(dataRoot, 'raw'), { recursive: true });
-  }
+  const dataRoot = resolveDataRoot(settings.dataHome, config.dataRoot, settings.allowedDataRoots);
+  // raw/ is never modified once written: the example files are added where missing, never replaced.
+  cpSync(EXAMPLE_RAW_DATA, join(dataRoot, 'raw'), { recursive: true, force: false });
 
   const logger = createPipelineLogger(settings.logLevel === 'info' ? 'warn' : settings.logLevel).child({ component: 'demo-worker' });
   installRuntimeLogger(logger);
@@ -87,11 +100,22 @@ async function main(): Promise<number> {
 
   let exitCode = 0;
   try {
-    const started = await startPipelineRun(client, { config, taskQueue: settings.taskQueue });
-    if (started.kind !== 'started') throw new Error(`run ${started.runId} is already running`);
-    console.log(`[demo] started run ${started.runId} of pipeline ${config.pipelineName}`);
-    const manifest = await followRun(started.handle);
-    printManifest(manifest);
+    // Week 1: fetch, outputs (nothing coded yet), push the messages to Coda, graphs, Drive, backup, logs.
+    const first = await runOnce(client, config, settings.taskQueue, 'first run: nothing is coded yet');
+    if (first.status !== 'succeeded') return 1;
+
+    // Between the runs, a coder works in Coda (here: the local store), as a person would during the week.
+    const coding = config.coding!;
+    const opened = await openCodaStoreFor(coding.store, settings.dataHome, createBlobStore(settings));
+    try {
+      const session = await codeLikeAPerson(opened.store, coding, await loadPlanCodeSchemes(dataRoot, coding), new Date());
+      console.log(`[demo] a coder labelled ${session.labelled} messages in Coda (${session.stopped} as STOP: consent withdrawn) and confirmed ${session.confirmed} automatic labels`);
+    } finally {
+      await opened.close();
+    }
+
+    // Week 2: the same pipeline pulls the coded messages back; outputs and graphs show them.
+    const manifest = await runOnce(client, config, settings.taskQueue, 'second run: pulls the coded messages back');
     exitCode = manifest.status === 'succeeded' ? 0 : 1;
 
     const temporal = findTool(TOOLS.temporal) ?? 'temporal';
@@ -99,6 +123,10 @@ async function main(): Promise<number> {
 [demo] data root:      ${dataRoot}
 [demo] run manifest:   ${join(dataRoot, 'manifests', `${manifest.runId}.json`)}
 [demo] run log:        ${join(dataRoot, 'logs', `${manifest.runId}.log`)}
+[demo] outputs:        ${join(dataRoot, 'outputs', manifest.runId)}   (coded data: ${join(dataRoot, 'coded', manifest.runId)})
+[demo] graphs:         ${join(dataRoot, 'graphs', manifest.runId)}
+[demo] Coda (local):   ${join(settings.dataHome, '.coda-stores', `${config.coding!.store.name}.sqlite`)}
+[demo] Drive (local):  ${join(settings.dataHome, '.drive', 'demo')}
 [demo] local buckets:  ${settings.localBucketsRoot}
 [demo] Web UI:         ${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(manifest.workflowId)}
 [demo] codec server:   ${codecServer ? `${codecServer.url} (the Web UI decrypts payloads through it)` : `not started here; \`npm run codec-server\` serves ${codec.url}`}

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -66,6 +66,22 @@ describe('pipeline CLI', () => {
     assert.equal(existsSync(join(folder, '..', 'outside')), false);
     const started = context.client.workflow.list({ query: `${SEARCH_ATTRIBUTES.pipelineName.name} = "cli-bad"` });
     for await (const execution of started) assert.fail(`a workflow was started: ${execution.workflowId}`);
+  });
+
+  it('refuses a config whose spec or code scheme is bad, before starting, where it sees the data root', async () => {
+    await mkdir(join(folder, 'cli-files', 'raw', 'specs'), { recursive: true });
+    await writeFile(join(folder, 'cli-files', 'raw', 'specs', 'bad.yaml'), 'name: bad\ntables:\n  - name: t\n    rows: 10\n    columns:\n      - { name: n, type: numeric, distribution: uniform, min: 5, max: 1 }\n');
+    const path = await writeConfig('bad-files.yaml', {
+      pipelineName: 'cli-files',
+      dataRoot: 'cli-files',
+      stages: [{ stage: 'generate-synthetic', spec: 'raw/specs/bad.yaml' }, { stage: 'generate-outputs' }],
+      coding: { store: { backend: 'local' }, datasets: [{ name: 's01', rawField: 'rqa_raw', codaDatasetId: 'S01', kind: 'activation', codeSchemes: [{ file: 'raw/missing.json', column: 'rqa' }] }] },
+    });
+    const result = await cli('run', '--config', path);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /stages\[0\] \(generate-synthetic\): tables\[0\]\.columns\[0\]\.min: min 5 is greater than max 1/);
+    assert.match(result.stderr, /coding\.datasets\[0\]\.codeSchemes\[0\]\.file: cannot read raw\/missing\.json/);
+    for await (const execution of context.client.workflow.list({ query: `${SEARCH_ATTRIBUTES.pipelineName.name} = "cli-files"` })) assert.fail(`a workflow was started: ${execution.workflowId}`);
   });
 
   it('runs, follows, reports status, lists and resumes a pipeline', async () => {

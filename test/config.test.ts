@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -94,6 +94,10 @@ describe('run config', () => {
     assert.equal((await loadPipelineConfig(join(folder, 'b.json'))).pipelineName, 'weekly-survey');
     await assert.rejects(loadPipelineConfig(join(folder, 'c.yaml')), /is not valid YAML/);
     await assert.rejects(loadPipelineConfig(join(folder, 'missing.yaml')), /cannot read/);
+    await writeFile(join(folder, 'latin1.yaml'), Buffer.concat([Buffer.from('pipelineName: p\ndescription: caf'), Buffer.from([0xe9]), Buffer.from('\ndataRoot: p\n')]));
+    await assert.rejects(loadPipelineConfig(join(folder, 'latin1.yaml')), /latin1\.yaml is not valid UTF-8/);
+    await writeFile(join(folder, 'huge.yaml'), `pipelineName: p\ndescription: "${'x'.repeat(1024 * 1024)}"\n`);
+    await assert.rejects(loadPipelineConfig(join(folder, 'huge.yaml')), (err: Error) => /huge\.yaml is 1048\d+ bytes; at most 1048576 are read/.test(err.message) && err.message.split('\n').length === 2);
   });
 
   it('keeps the committed JSON Schemas in step with the zod schemas', async () => {
@@ -105,11 +109,24 @@ describe('run config', () => {
 
   it('resolves data roots inside the data home and refuses escapes', () => {
     assert.equal(resolveDataRoot('/srv/data', 'weekly'), '/srv/data/weekly');
-    assert.equal(resolveDataRoot('/srv/data', '/mnt/other'), '/mnt/other');
+    assert.throws(() => resolveDataRoot('/srv/data', '/mnt/other'), /outside the worker's data home; set PIPELINE_ALLOWED_DATA_ROOTS/);
+    assert.equal(resolveDataRoot('/srv/data', '/mnt/other/weekly', ['/mnt/other']), '/mnt/other/weekly');
+    assert.equal(resolveDataRoot('/srv/data', '/srv/data/weekly'), '/srv/data/weekly');
     assert.throws(() => resolveDataRoot('/srv/data', '../x'), BadInputError);
     // Its backup would hold the data home: the local UUID tables' raw phone numbers among them.
     assert.throws(() => resolveDataRoot('/srv/data', '.'), /is the data home or contains it/);
     assert.throws(() => resolveDataRoot('/srv/data', '/srv'), /is the data home or contains it/);
+  });
+
+  it('follows symlinks: a data root linked out of the data home is refused', async () => {
+    const home = await temporaryFolder('confined-home');
+    const outside = await temporaryFolder('confined-outside');
+    await symlink(outside, join(home, 'escape'));
+    assert.throws(() => resolveDataRoot(home, 'escape'), /outside the worker's data home/);
+    assert.throws(() => resolveDataRoot(home, 'escape/deeper/still'), /outside the worker's data home/);
+    assert.equal(resolveDataRoot(home, 'escape', [outside]), join(home, 'escape'), 'unless its target is an allowed root');
+    assert.deepEqual(readSettings({ PIPELINE_ALLOWED_DATA_ROOTS: `${outside}:/srv/other` }).allowedDataRoots, [outside, '/srv/other']);
+    assert.throws(() => readSettings({ PIPELINE_ALLOWED_DATA_ROOTS: 'relative/path' }), /PIPELINE_ALLOWED_DATA_ROOTS/);
   });
 
   it('reads worker settings from the environment and names the variable of a bad value', () => {

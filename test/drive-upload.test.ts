@@ -95,6 +95,7 @@ describe('drive-upload', () => {
       reportProgress: (details) => options.onProgress?.(JSON.parse(JSON.stringify(details)) as Record<string, unknown>),
       signal: new AbortController().signal,
       openUuidTable: () => Promise.reject(new Error('drive-upload opens no UUID table')),
+      openCodaStore: () => Promise.reject(new Error('drive-upload opens no Coda store')),
     };
   }
 

@@ -122,6 +122,7 @@ function context(f: Fixture, options: { runId?: string; stage?: Partial<Generate
     reportProgress: () => undefined,
     signal: new AbortController().signal,
     openUuidTable: () => Promise.reject(new Error('generate-outputs opens no UUID table')),
+    openCodaStore: () => Promise.reject(new Error('generate-outputs opens no Coda store')),
   };
 }
 

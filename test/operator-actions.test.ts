@@ -4,7 +4,7 @@
  * skip (with a reason), or abort — and a forgotten run fails when the wait limit passes.
  */
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
@@ -62,7 +62,6 @@ describe('a failed stage waits for an operator', () => {
   async function start(name: string, stages: unknown[], extra: Record<string, unknown> = {}) {
     await mkdir(join(dataHome, name, 'raw', 'specs'), { recursive: true });
     await writeFile(join(dataHome, name, 'raw', 'specs', 'tiny.yaml'), SPEC);
-    await writeFile(join(dataHome, name, 'raw', 'specs', 'broken.yaml'), SPEC.replace('min: 0, max: 10', 'min: 10, max: 0'));
     const config = parsePipelineConfig({ pipelineName: name, dataRoot: name, stages, ...extra });
     const started = await startPipelineRun(context.client, { config, taskQueue: context.taskQueue });
     assert.equal(started.kind, 'started');
@@ -113,9 +112,10 @@ describe('a failed stage waits for an operator', () => {
 
   it('refuses to skip a stage whose outputs a later stage reads unless forced; skip records the reason; abort ends the run', async () => {
     await context.withWorker(deps, async () => {
+      // analysis-graphs fails when it runs (its input file is missing); drive-upload reads its outputs.
       const started = await start('op-skip', [
-        { stage: 'generate-synthetic', spec: 'raw/specs/broken.yaml' },
-        { stage: 'qa', spec: 'raw/specs/tiny.yaml', table: 'people' },
+        { stage: 'analysis-graphs', input: 'raw/missing.csv', timestampColumn: 'at', participantColumn: 'who' },
+        { stage: 'drive-upload', destination: { backend: 'local' }, automatedAnalysisDir: 'Project/Analysis' },
       ]);
       await waitForStatus(started.handle, waiting);
 
@@ -123,11 +123,11 @@ describe('a failed stage waits for an operator', () => {
       assert.equal(noReason.kind, 'refused');
       const refused = await actOnRun(context.client, started.runId, { kind: 'skip', reason: 'spec under review' });
       assert.equal(refused.kind, 'refused');
-      assert.match(refused.kind === 'refused' ? refused.reason : '', /later stages read the outputs of generate-synthetic: qa/);
+      assert.match(refused.kind === 'refused' ? refused.reason : '', /later stages read the outputs of analysis-graphs: drive-upload/);
 
       const forced = await actOnRun(context.client, started.runId, { kind: 'skip', reason: 'spec under review', force: true });
       assert.equal(forced.kind, 'done');
-      // qa then fails (its table was never generated) and the run waits again, on qa.
+      // drive-upload then fails (there are no graphs to upload) and the run waits again, on it.
       const second = await waitForStatus(started.handle, (manifest) => waiting(manifest) && manifest.stages[1]!.status === 'failed');
       assert.equal(second.stages[0]!.status, 'skipped');
       assert.equal(second.stages[0]!.note, 'skipped by an operator: spec under review');
@@ -147,9 +147,27 @@ describe('a failed stage waits for an operator', () => {
     });
   });
 
+  it('fails at the start, before anything is written, when a file the config names is bad (a spec)', async () => {
+    await context.withWorker(deps, async () => {
+      await mkdir(join(dataHome, 'op-spec', 'raw', 'specs'), { recursive: true });
+      await writeFile(join(dataHome, 'op-spec', 'raw', 'specs', 'broken.yaml'), SPEC.replace('min: 0, max: 10', 'min: 10, max: 0'));
+      const config = parsePipelineConfig({ pipelineName: 'op-spec', dataRoot: 'op-spec', stages: [{ stage: 'backup-data-root' }, { stage: 'generate-synthetic', spec: 'raw/specs/broken.yaml' }] });
+      const started = await startPipelineRun(context.client, { config, taskQueue: context.taskQueue });
+      assert.equal(started.kind, 'started');
+      if (started.kind !== 'started') return;
+      const error = await started.handle.result().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      assert.ok(error instanceof WorkflowFailedError);
+      assert.match(String((error.cause as Error | undefined)?.message), /stages\[1\] \(generate-synthetic\): tables\[0\]\.columns\[1\]\.min: min 10 is greater than max 0/);
+      assert.deepEqual(await readdir(join(dataHome, 'op-spec')), ['raw'], 'no layer folder, manifest or log was created');
+    });
+  });
+
   it('fails a forgotten run when the wait limit passes', async () => {
     await context.withWorker(deps, async () => {
-      const started = await start('op-limit', [{ stage: 'generate-synthetic', spec: 'raw/specs/broken.yaml' }], { operatorWaitLimit: '2s' });
+      const started = await start('op-limit', [{ stage: 'analysis-graphs', input: 'raw/missing.csv', timestampColumn: 'at', participantColumn: 'who' }], { operatorWaitLimit: '2s' });
       const error = await started.handle.result().then(
         () => undefined,
         (err: unknown) => err,

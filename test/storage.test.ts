@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 
 import { AlreadyExistsError, BadInputError } from '../activities/errors';
-import { writeFileAtomic } from '../activities/storage/atomic-write';
+import { longestStageAttemptMs } from '../activities/registry';
+import { temporaryPathFor, writeFileAtomic } from '../activities/storage/atomic-write';
 import { GcsBlobStore } from '../activities/storage/gcs-blob-store';
 import { digestBuffer } from '../activities/storage/hashing';
 import { LocalBlobStore } from '../activities/storage/local-blob-store';
+import { sweepStaleTemporaryFiles } from '../activities/storage/temp-sweep';
 import { createTestBucket, fakeGcsStorage, temporaryFolder } from './helpers/environment';
 
 describe('atomic writes', () => {
@@ -21,6 +24,27 @@ describe('atomic writes', () => {
     await assert.rejects(writeFileAtomic(path, 'third', { noOverwrite: true }), AlreadyExistsError);
     assert.equal(await readFile(path, 'utf8'), 'second');
     assert.deepEqual(await readdir(join(folder, 'out')), ['a.json']);
+  });
+
+  it('sweeps temporary files older than the longest attempt, and only those', async () => {
+    const folder = await temporaryFolder('sweep');
+    const stale = temporaryPathFor(join(folder, 'synth', 'run-1', 'big.csv'));
+    const fresh = temporaryPathFor(join(folder, 'backups', 'data-run-2.tar.gz'));
+    await mkdir(dirname(stale), { recursive: true });
+    await mkdir(dirname(fresh), { recursive: true });
+    await writeFile(stale, 'x'.repeat(1000));
+    await writeFile(fresh, 'y');
+    await writeFile(join(folder, 'synth', 'run-1', 'kept.csv'), 'data');
+    const threeHoursAgo = new Date(Date.now() - 3 * 3600_000);
+    await utimes(stale, threeHoursAgo, threeHoursAgo);
+    await utimes(join(folder, 'synth', 'run-1', 'kept.csv'), threeHoursAgo, threeHoursAgo);
+
+    const longest = longestStageAttemptMs();
+    assert.equal(longest, 2 * 3600_000, 'the longest stage attempt (generate, backup: 2 hours)');
+    assert.deepEqual(await sweepStaleTemporaryFiles(folder, longest), { removed: 1, bytes: 1000 });
+    assert.equal(existsSync(stale), false);
+    assert.equal(existsSync(fresh), true, 'a temporary file an attempt may still be writing stays');
+    assert.equal(existsSync(join(folder, 'synth', 'run-1', 'kept.csv')), true, 'finished files are never touched');
   });
 });
 

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +9,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 
 import { type ActivityDeps, createActivities } from '../activities';
 import type { RunManifest } from '../activities/runs/types';
+import { startPipelineRun } from '../client/pipeline-client';
 import { parsePipelineConfig } from '../config/pipeline-config';
 import { createTestBucket, fakeGcsStorage, temporaryFolder } from './helpers/environment';
 import { createPipelineTestContext, type PipelineTestContext, testBlobStore, testLogger } from './helpers/pipeline-worker';
@@ -167,13 +169,52 @@ describe('generate-synthetic stage in a pipeline run', () => {
     assert.equal(lines.length, 4000 + 3); // datestamp, header, rows, final newline
   });
 
-  it('fails at once, naming the spec path, when the spec is invalid', async () => {
+  it('fails at the start, naming the stage and the spec path, when the spec is invalid', async () => {
     const { manifest, error } = await runPipeline('raw/specs/broken.yaml');
     assert.ok(error instanceof WorkflowFailedError);
-    const stage = manifest.stages[0]!;
-    assert.equal(stage.status, 'failed');
-    assert.equal(stage.attempts, 1);
-    assert.match(stage.error ?? '', /tables\[1\]\.columns\[2\]\.min: min 160 is greater than max 40/);
-    assert.equal(manifest.stages[1]!.status, 'pending');
+    assert.match(String((error.cause as Error | undefined)?.message), /stages\[0\] \(generate-synthetic\): tables\[1\]\.columns\[2\]\.min: min 160 is greater than max 40/);
+    assert.equal(manifest.status, 'failed');
+    assert.deepEqual(manifest.stages.map((stage) => stage.status), ['pending', 'pending'], 'no stage ran');
+  });
+
+  it('refuses a spec above maxRows at the start, and above maxBytes before writing anything', async () => {
+    const rows = await runPipeline('raw/specs/schools.yaml', { maxRows: 1000 });
+    assert.ok(rows.error instanceof WorkflowFailedError);
+    assert.match(String((rows.error.cause as Error | undefined)?.message), /maxRows: the spec's tables hold 20300 rows, more than the limit of 1000/);
+
+    const bytes = await runPipeline('raw/specs/schools.yaml', { maxBytes: 10_000 });
+    assert.ok(bytes.error instanceof WorkflowFailedError);
+    assert.match(bytes.manifest.stages[0]!.error ?? '', /maxBytes: the spec's tables would take about \d+ bytes, more than the limit of 10000/);
+    assert.equal(existsSync(join(dataHome, 'synth-demo', 'synth', 'schools', bytes.manifest.runId)), false, 'nothing was written');
+  });
+
+  it('stops generating within seconds of a cancel, leaving no temporary file', async () => {
+    await writeFile(join(dataHome, 'synth-demo', 'raw', 'specs', 'huge.yaml'), SPEC.replace('rows: 20000', 'rows: 20000000')); // about 40 s of generation, about 1 GB if it finished
+    await context.withWorker(deps, async () => {
+      const config = parsePipelineConfig({ pipelineName: 'synth-demo', dataRoot: 'synth-demo', stages: [{ stage: 'generate-synthetic', spec: 'raw/specs/huge.yaml' }] });
+      const started = await startPipelineRun(context.client, { config, taskQueue: context.taskQueue });
+      assert.equal(started.kind, 'started');
+      if (started.kind !== 'started') return;
+      const folder = join(dataHome, 'synth-demo', 'synth', 'schools', started.runId);
+      const temporaryFiles = async () => (existsSync(folder) ? (await readdir(folder)).filter((name) => name.includes('.tmp-')) : []);
+      for (const until = Date.now() + 60_000; (await temporaryFiles()).length === 0; ) {
+        if (Date.now() > until) throw new Error('generation never started');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const cancelledAt = Date.now();
+      await started.handle.cancel();
+      const error = await started.handle.result().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      assert.ok(error instanceof WorkflowFailedError);
+      for (const until = Date.now() + 20_000; (await temporaryFiles()).length > 0; ) {
+        if (Date.now() > until) throw new Error(`temporary files left: ${(await temporaryFiles()).join(', ')}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const stoppedAfterMs = Date.now() - cancelledAt;
+      assert.ok(stoppedAfterMs < 15_000, `stopped ${stoppedAfterMs} ms after the cancel`);
+      assert.equal(existsSync(join(folder, 'pupils.csv')), false, 'no table was finished');
+    });
   });
 });

@@ -46,5 +46,8 @@ export async function createPipelineWorker(options: PipelineWorkerOptions): Prom
     dataConverter: options.dataConverter,
     // Long enough for a stage to record its last heartbeat and fail cleanly, short enough for ops.
     shutdownGraceTime: '10s',
+    // Heartbeats reach the server at least this often, so a cancel or terminate reaches a running stage
+    // (its abort signal) within seconds rather than the SDK's default of up to a minute.
+    maxHeartbeatThrottleInterval: '3s',
   });
 }

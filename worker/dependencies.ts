@@ -21,5 +21,5 @@ export function createBlobStore(settings: Settings): BlobStoreRouter {
 }
 
 export function createActivityDeps(settings: Settings, logger: Logger): ActivityDeps {
-  return { dataHome: settings.dataHome, blobStore: createBlobStore(settings), logger, now: () => new Date() };
+  return { dataHome: settings.dataHome, allowedDataRoots: settings.allowedDataRoots, blobStore: createBlobStore(settings), logger, now: () => new Date() };
 }

@@ -1,7 +1,9 @@
 /** The worker process: `npm run worker`. Stops gracefully on SIGINT/SIGTERM. */
 import { NativeConnection } from '@temporalio/worker';
 
+import { longestStageAttemptMs } from '../activities/registry';
 import { createPipelineLogger } from '../activities/runs/run-log';
+import { sweepStaleTemporaryFiles } from '../activities/storage/temp-sweep';
 import { keyringFor, pipelineDataConverter } from '../config/data-converter';
 import { readSettings } from '../config/settings';
 import { createPipelineWorker, installRuntimeLogger } from './create-worker';
@@ -11,6 +13,9 @@ async function main(): Promise<void> {
   const settings = readSettings();
   const logger = createPipelineLogger(settings.logLevel).child({ component: 'worker' });
   installRuntimeLogger(logger);
+  // Temporary files of attempts that crashed long ago (longer than any attempt may run) go first.
+  const swept = await sweepStaleTemporaryFiles(settings.dataHome, longestStageAttemptMs());
+  if (swept.removed > 0) logger.info({ event: 'TempFilesSwept', ...swept }, 'removed stale temporary files of crashed attempts');
   // With no keys configured, the data home's local key (generated here the first time).
   const keyring = keyringFor(settings);
   const connection = await NativeConnection.connect(settings.temporalConnection);

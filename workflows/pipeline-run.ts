@@ -10,11 +10,13 @@ import { defineSearchAttributeKey, type Duration, RetryState } from '@temporalio
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   ChildWorkflowFailure,
   condition,
   defineQuery,
   defineUpdate,
   executeChild,
+  isCancellation,
   patched,
   proxyActivities,
   setCurrentDetails,
@@ -224,6 +226,14 @@ async function runStageUntilSettled(manifest: RunManifest, plan: StagePlan[], in
     const failure = await runOneStage(manifest, plan[index]!, index);
     if (failure === undefined) return;
     const record = manifest.stages[index]!;
+    if (isCancellation(failure)) {
+      // The run was cancelled: record it (even though this scope is cancelled) and end, no waiting.
+      record.error = 'cancelled';
+      manifest.endedAt = new Date().toISOString();
+      setRunStatus(manifest, 'failed');
+      await CancellationScope.nonCancellable(() => bookkeeping.saveRunManifest(manifest));
+      throw failure;
+    }
     const total = manifest.stages.length;
     if (!patched(OPERATOR_WAIT_PATCH) || manifest.config.operatorWaitLimit === undefined || durationIsZero(manifest.config.operatorWaitLimit)) {
       await failRun(manifest, `stage ${record.name} failed: ${record.error}`, 'StageFailed');

@@ -61,6 +61,9 @@ async function loadTable(dataRoot: string, stage: QaConfig): Promise<{ table: Ta
 
 export const qaImplementation: StageImplementation<typeof qaStage> = {
   version: 1,
+  async preflight({ dataRoot, stage }) {
+    await loadTable(dataRoot, stage);
+  },
   async inputs(context) {
     const { table, text } = await loadTable(context.dataRoot, context.request.stage);
     const datasets = await datasetsOf(context, table);

@@ -18,6 +18,8 @@ import { openRunLogger } from './run-log';
 export interface ActivityDeps {
   /** Relative data roots resolve against this folder. */
   dataHome: string;
+  /** Folders besides the data home a run config may name as its data root (the worker's PIPELINE_ALLOWED_DATA_ROOTS). */
+  allowedDataRoots?: readonly string[];
   blobStore: BlobStore;
   logger: Logger;
   now: () => Date;
@@ -96,7 +98,7 @@ export function asActivity<Input, Output>(
     let runLog: ReturnType<typeof openRunLogger> | undefined;
     try {
       const run = runOf(input);
-      const dataRoot = run ? resolveDataRoot(deps.dataHome, run.dataRoot) : '';
+      const dataRoot = run ? resolveDataRoot(deps.dataHome, run.dataRoot, deps.allowedDataRoots) : '';
       if (run) runLog = openRunLogger(deps.logger, runLogPath(dataRoot, run.runId), { runId: run.runId, pipeline: run.pipelineName, attempt, ...run.bindings });
       const resumeFrom = context.info.heartbeatDetails as unknown;
       return await body(input, {

@@ -4,7 +4,7 @@
  */
 import { ConfigError, parsePipelineConfig, type PipelineConfig, type StageConfig } from '../../config/pipeline-config';
 import type { StageName } from '../registry';
-import { planStages } from '../registry';
+import { planStages, preflightProblems } from '../registry';
 import { type ActivityDeps, asActivity } from './activity-wrapper';
 import { ensureDataRootLayout, resolveDataRoot, runLogPath } from './data-root';
 import { readRunManifest, writeRunManifest } from './manifest';
@@ -80,7 +80,10 @@ export function createBookkeepingActivities(deps: ActivityDeps) {
       if (fromStage !== undefined && !config.stages.some((stage) => stage.stage === fromStage)) {
         throw new ConfigError([`resume.fromStage: "${fromStage}" is not a stage of this pipeline`]);
       }
-      const dataRoot = resolveDataRoot(deps.dataHome, config.dataRoot);
+      const dataRoot = resolveDataRoot(deps.dataHome, config.dataRoot, deps.allowedDataRoots);
+      // Every file the config names is checked before the run creates anything in the data root.
+      const problems = await preflightProblems(config, dataRoot);
+      if (problems.length > 0) throw new ConfigError(problems);
       const manifest: RunManifest = {
         runId: input.runId,
         workflowId: input.workflowId,
@@ -132,7 +135,7 @@ export function createBookkeepingActivities(deps: ActivityDeps) {
 
     /** The manifest of an earlier run, for resuming from one of its stages. */
     loadRunManifest: asActivity(deps, () => undefined, async (input: { dataRoot: string; runId: string }) =>
-      readRunManifest(resolveDataRoot(deps.dataHome, input.dataRoot), input.runId),
+      readRunManifest(resolveDataRoot(deps.dataHome, input.dataRoot, deps.allowedDataRoots), input.runId),
     ),
   };
 }

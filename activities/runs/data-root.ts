@@ -2,8 +2,9 @@
  * The data root: one folder per pipeline, layered like seed 003 (raw data never modified, derived layers
  * beside it) and written per run id, so nothing a finished run wrote is changed by a later one.
  */
+import { realpathSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 
 import { BadInputError } from '../errors';
 
@@ -19,19 +20,50 @@ export const DATA_ROOT_LAYERS = {
   manifests: 'manifests', // manifests/<run id>.json, manifests/stages/…
 } as const;
 
-/** Resolves a config's data root against the worker's data home, refusing any escape through "..". */
-export function resolveDataRoot(dataHome: string, dataRoot: string): string {
+/** The real path of `path` (symlinks resolved), also for a path whose last segments do not exist yet. */
+export function realPathOf(path: string): string {
+  const missing: string[] = [];
+  let existing = resolve(path);
+  for (;;) {
+    try {
+      return join(realpathSync(existing), ...missing.reverse());
+    } catch {
+      const parent = dirname(existing);
+      if (parent === existing) return resolve(path);
+      missing.push(basename(existing));
+      existing = parent;
+    }
+  }
+}
+
+function isInside(path: string, folder: string): boolean {
+  const rel = relative(folder, path);
+  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
+}
+
+/**
+ * Resolves a config's data root against the worker's data home. It must lie, after symlinks, inside the
+ * data home or one of the roots the worker's environment allows (PIPELINE_ALLOWED_DATA_ROOTS): a run
+ * config cannot make the worker archive and upload some other folder (an SSH key's, say).
+ */
+export function resolveDataRoot(dataHome: string, dataRoot: string, allowedRoots: readonly string[] = []): string {
   if (dataRoot.split(/[\\/]+/).includes('..')) {
     throw new BadInputError(`dataRoot: must not contain ".." segments: ${dataRoot}`);
   }
   const resolved = resolve(dataHome, dataRoot);
-  if (!isAbsolute(dataRoot) && relative(dataHome, resolved).startsWith('..')) {
-    throw new BadInputError(`dataRoot: ${dataRoot} escapes the data home ${dataHome}`);
-  }
+  const real = realPathOf(resolved);
+  const realHome = realPathOf(dataHome);
   // The data home holds what no run may archive or upload: the local UUID tables (raw phone numbers),
   // the local buckets, the Temporal database. A data root is a folder of its own, never the home or above it.
-  if (!relative(resolved, resolve(dataHome)).startsWith('..')) {
+  if (isInside(realHome, real)) {
     throw new BadInputError(`dataRoot: ${dataRoot} is the data home or contains it; name a folder of its own`);
+  }
+  const allowed = [realHome, ...allowedRoots.map(realPathOf)];
+  if (!allowed.some((root) => isInside(real, root))) {
+    throw new BadInputError(
+      `dataRoot: ${dataRoot} resolves to ${real}, outside the worker's data home${allowedRoots.length > 0 ? ' and its allowed data roots' : ''}; ` +
+        'set PIPELINE_ALLOWED_DATA_ROOTS on the worker to allow another folder',
+    );
   }
   return resolved;
 }

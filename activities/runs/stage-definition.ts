@@ -70,11 +70,15 @@ export type StageConfigFor<D extends StageDefinition> = z.output<ReturnType<type
 /** The activity options of one stage: its policy with the config's overrides on top. Plain data. */
 export function stageActivityOptions(
   policy: StagePolicy,
-  overrides: { retry?: { maximumAttempts?: number; initialInterval?: string; backoffCoefficient?: number; maximumInterval?: string } | undefined; startToCloseTimeout?: string | undefined },
+  overrides: {
+    retry?: { maximumAttempts?: number; initialInterval?: string; backoffCoefficient?: number; maximumInterval?: string } | undefined;
+    startToCloseTimeout?: string | undefined;
+    heartbeatTimeout?: string | undefined;
+  },
 ): StageActivityOptions {
   return {
     startToCloseTimeout: overrides.startToCloseTimeout ?? policy.startToCloseTimeout,
-    heartbeatTimeout: policy.heartbeatTimeout,
+    heartbeatTimeout: overrides.heartbeatTimeout ?? policy.heartbeatTimeout,
     retry: { ...policy.retry, ...overrides.retry },
   };
 }

@@ -4,6 +4,8 @@
  */
 import type { Logger } from 'pino';
 
+import type { CodingStoreConfig } from '../coding/coding-plan';
+import type { OpenedCodaStore } from '../coding/open-coda-store';
 import type { OpenedUuidTable } from '../deid/open-uuid-table';
 import type { UuidTableConfig } from '../deid/uuid-table';
 import type { BlobStore } from '../storage/blob-store';
@@ -29,6 +31,8 @@ export interface StageContext<Config = { stage: string }> {
   signal: AbortSignal;
   /** Opens the UUID table a stage's config names (de-identification); the caller closes it. */
   openUuidTable(config: UuidTableConfig): Promise<OpenedUuidTable>;
+  /** Opens the Coda store a coding plan names (`coding.store`); the caller closes it. */
+  openCodaStore(config: CodingStoreConfig): Promise<OpenedCodaStore>;
 }
 
 /** What a one-activity stage does; paired with its definition in activities/registry.ts. */
@@ -38,6 +42,12 @@ export interface StageImplementation<D extends StageDefinition = StageDefinition
   /** Everything that determines the stage's outputs; its hash decides whether the stage can be skipped. */
   inputs(context: StageContext<StageConfigFor<D>>): Promise<unknown>;
   run(context: StageContext<StageConfigFor<D>>): Promise<StageOutputs>;
+  /**
+   * Checks the files the stage's config names (a spec, say) without writing anything: run by `beginRun`
+   * for every stage before the run creates anything, so a bad file fails the run at its start. Throws
+   * BadInputError naming the field.
+   */
+  preflight?(input: { stage: StageConfigFor<D>; dataRoot: string }): Promise<void>;
 }
 
 export async function runStage<Config extends { stage: string }>(

@@ -77,7 +77,7 @@ export interface StreamedFile {
 export async function streamToFileAtomic(
   source: Readable,
   path: string,
-  options: { noOverwrite?: boolean; onProgress?: (bytes: number) => void } = {},
+  options: { noOverwrite?: boolean; onProgress?: (bytes: number) => void; signal?: AbortSignal } = {},
 ): Promise<StreamedFile> {
   await mkdir(dirname(path), { recursive: true });
   const temp = temporaryPathFor(path);
@@ -94,7 +94,8 @@ export async function streamToFileAtomic(
     },
   });
   try {
-    await pipeline(source, meter, createWriteStream(temp, { flags: 'wx' }));
+    // An abort (the activity cancelled, the worker shutting down) stops the copy; the temporary file goes.
+    await pipeline(source, meter, createWriteStream(temp, { flags: 'wx' }), ...(options.signal ? [{ signal: options.signal }] : []));
     await commitTemporaryFile(temp, path, options.noOverwrite ?? false);
   } finally {
     await rm(temp, { force: true });

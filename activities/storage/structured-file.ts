@@ -2,7 +2,7 @@
  * Reads the files people write by hand (run configs, specs): UTF-8, JSON by extension, YAML otherwise.
  * Invalid UTF-8 is refused rather than turned into replacement characters that end up in file names.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 
 import { parse as parseYaml } from 'yaml';
@@ -14,11 +14,17 @@ export class StructuredFileError extends Error {
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-export async function readTextFile(path: string): Promise<string> {
+/** Hand-written files are small; anything this big is a mistake (a data file named as a spec), refused in one line. */
+export const MAX_HAND_WRITTEN_BYTES = 64 * 1024 * 1024;
+
+export async function readTextFile(path: string, maxBytes = MAX_HAND_WRITTEN_BYTES): Promise<string> {
   let bytes: Buffer;
   try {
+    const size = (await stat(path)).size;
+    if (size > maxBytes) throw new StructuredFileError(`(file): ${path} is ${size} bytes; at most ${maxBytes} are read`);
     bytes = await readFile(path);
   } catch (err) {
+    if (err instanceof StructuredFileError) throw err;
     throw new StructuredFileError(`(file): cannot read ${path}: ${(err as Error).message}`);
   }
   try {
@@ -38,7 +44,7 @@ export function parseStructuredText(text: string, fileName: string, yamlVersion:
   }
 }
 
-export async function readStructuredFile(path: string): Promise<{ text: string; document: unknown }> {
-  const text = await readTextFile(path);
+export async function readStructuredFile(path: string, maxBytes?: number): Promise<{ text: string; document: unknown }> {
+  const text = await readTextFile(path, maxBytes);
   return { text, document: parseStructuredText(text, path) };
 }

@@ -17,6 +17,8 @@ export const generateSyntheticStage = defineStage({
     seed: z.int().min(0).max(2 ** 32 - 1).optional().describe("Overrides the spec's seed"),
     datestampLine: z.boolean().default(false).describe('First line `# {"Date generated": …}` (seed 000)'),
     destination: blobPrefixUri.optional().describe('Also upload the tables and spec.json here'),
+    maxRows: z.int().min(1).max(10 ** 10).default(100_000_000).describe('Refuse a spec whose tables hold more rows than this, before generating'),
+    maxBytes: z.int().min(1).default(50 * 1024 ** 3).describe('Refuse a spec whose tables would take more bytes than this (estimated from a sample), before generating'),
   },
   policy: {
     startToCloseTimeout: '2 hours',

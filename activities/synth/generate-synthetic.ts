@@ -3,7 +3,9 @@
  * synth/<spec name>/<run id>/, with the effective spec (after import) beside them as spec.json, and
  * optionally uploads them to a bucket folder.
  */
-import { join, relative } from 'node:path';
+import { existsSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { BadInputError } from '../errors';
@@ -15,7 +17,7 @@ import { writeFileAtomic } from '../storage/atomic-write';
 import { objectUri } from '../storage/blob-store';
 import { sha256Hex } from '../storage/hashing';
 import { uploadFileOnce } from '../storage/upload-once';
-import { writeTableFile } from './generate';
+import { generateTableText, writeTableFile } from './generate';
 import type { generateSyntheticStage } from './generate-synthetic.stage';
 import { loadSynthSpec } from './load-spec';
 import { SpecError } from './spec';
@@ -38,15 +40,53 @@ async function loadForStage(dataRoot: string, stage: GenerateConfig) {
   }
 }
 
+/** Rows sampled to estimate a table's size. */
+const SAMPLE_ROWS = 2000;
+
+function totalRows(spec: { tables: ReadonlyArray<{ rows: number }> }): number {
+  return spec.tables.reduce((sum, table) => sum + table.rows, 0);
+}
+
+function checkRows(spec: { tables: ReadonlyArray<{ rows: number }> }, stage: GenerateConfig): void {
+  const rows = totalRows(spec);
+  if (rows > stage.maxRows) throw new BadInputError(`maxRows: the spec's tables hold ${rows} rows, more than the limit of ${stage.maxRows} (raise maxRows to allow it)`);
+}
+
+/**
+ * Size guards before anything is written: the estimated bytes (a sample of each table's rows, scaled)
+ * against maxBytes, and against the free space of the disk the tables go to (with a 10 % margin).
+ */
+async function checkSize(spec: Parameters<typeof generateTableText>[0], stage: GenerateConfig, folder: string): Promise<number> {
+  let estimate = 0;
+  for (const table of spec.tables) {
+    const sampled = Math.min(SAMPLE_ROWS, table.rows);
+    const sample = sampled === 0 ? 0 : Buffer.byteLength(generateTableText(spec, table.name, { format: stage.format, end: sampled, header: false }));
+    estimate += sampled === 0 ? 0 : Math.ceil((sample / sampled) * table.rows);
+  }
+  if (estimate > stage.maxBytes) throw new BadInputError(`maxBytes: the spec's tables would take about ${estimate} bytes, more than the limit of ${stage.maxBytes} (raise maxBytes to allow it)`);
+  let existing = folder;
+  while (!existsSync(existing)) existing = dirname(existing);
+  const disk = await statfs(existing);
+  const free = disk.bavail * disk.bsize;
+  if (estimate * 1.1 > free) throw new BadInputError(`the spec's tables would take about ${estimate} bytes, and the disk of ${existing} has ${free} bytes free`);
+  return estimate;
+}
+
 export const generateSyntheticImplementation: StageImplementation<typeof generateSyntheticStage> = {
   version: 1,
+  async preflight({ dataRoot, stage }) {
+    checkRows((await loadForStage(dataRoot, stage)).spec, stage);
+  },
   async inputs({ dataRoot, request }) {
     const { text } = await loadForStage(dataRoot, request.stage);
     return { specSha256: sha256Hex(text), stage: request.stage, ...(request.stage.datestampLine ? { runId: request.runId } : {}) };
   },
-  async run({ dataRoot, request, blobStore, logger, now, reportProgress }) {
+  async run({ dataRoot, request, blobStore, logger, now, reportProgress, signal }) {
     const { spec, warnings } = await loadForStage(dataRoot, request.stage);
     const folder = join(dataRoot, DATA_ROOT_LAYERS.synth, spec.name, request.runId);
+    checkRows(spec, request.stage);
+    const estimatedBytes = await checkSize(spec, request.stage, folder);
+    logger.info({ event: 'SizeChecked', rows: totalRows(spec), estimatedBytes }, 'size within the limits');
     const extension = request.stage.format;
     const outputs: StageOutputs = {};
     // Seed 000's datestamp line, from the clock the worker was given (tests pin it).
@@ -60,6 +100,7 @@ export const generateSyntheticImplementation: StageImplementation<typeof generat
         format: request.stage.format,
         ...(commentLine ? { commentLine } : {}),
         onProgress: (bytes) => reportProgress({ table: table.name, bytes }),
+        signal,
       });
       logger.info({ event: 'GeneratingOutputs', table: table.name, rows: table.rows, bytes: written.bytes, path }, 'table generated');
       outputs[table.name] = { uri: pathToFileURL(path).href, bytes: written.bytes, sha256: written.sha256, md5: written.md5 };

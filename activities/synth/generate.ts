@@ -142,9 +142,10 @@ export async function writeTableFile(
   spec: SynthSpec,
   tableName: string,
   path: string,
-  options: TableOutputOptions & { onProgress?: (bytes: number) => void },
+  options: TableOutputOptions & { onProgress?: (bytes: number) => void; signal?: AbortSignal },
 ): Promise<StreamedFile> {
   return streamToFileAtomic(Readable.from(generateTableChunks(spec, tableName, options), { objectMode: false }), path, {
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
 }

@@ -92,6 +92,8 @@ export interface RapidProServerOptions {
   /** Results per page (real workspaces: 250 for runs); tests use small pages. */
   pageSize?: number;
   seed?: number;
+  /** Activation messages are drawn from these (the demo's radio-show answers); by default `message <n> <word>`. */
+  activationTexts?: readonly string[];
 }
 
 export interface SeedSpec {
@@ -160,7 +162,8 @@ export class RapidProServer extends LoopbackHttpServer<Fault> {
     const values: ServerRun['values'] = {};
     if (flow.kind === 'activation') {
       const key = flow.name.toLowerCase().replace(/[^a-z0-9]+/g, '_');
-      const input = text ?? `message ${this.nextRunId} ${['yes', 'no', 'maybe', 'peace', 'water'][Math.floor(this.random() * 5)]}`;
+      const texts = this.options.activationTexts;
+      const input = text ?? (texts ? texts[Math.floor(this.random() * texts.length)]! : `message ${this.nextRunId} ${['yes', 'no', 'maybe', 'peace', 'water'][Math.floor(this.random() * 5)]}`);
       values[key] = { value: input, category: 'All Responses', node: NODE, time, name: flow.name, input };
     } else {
       const gender = this.random() < 0.5 ? 'woman' : 'man';
@@ -392,8 +395,37 @@ function serialiseContact(contact: ServerContact): unknown {
  * The demo's workspace: two flows (`s01e01_activation`, `s01_demog`) with a few hundred runs from ~80
  * contacts over the two weeks before `until`, served on a free loopback port. Scripts import this.
  */
+/** What listeners text to the demo's radio show: themes a coder recognises, repeats, and some noise. */
+export const DEMO_ACTIVATION_TEXTS: readonly string[] = [
+  'We need clean water in our village',
+  'water is the biggest problem here',
+  'The borehole broke, we have no water',
+  'Please help us with water tanks',
+  'Water for the school children',
+  'peace between the clans first',
+  'We want peace and security',
+  'Peace will bring development',
+  'Stop the fighting, we need peace',
+  'yes',
+  'Yes I agree with the show',
+  'yes the government should act',
+  'no',
+  'No that is not true',
+  'no, they never listen',
+  'maybe',
+  'maybe next year things improve',
+  'Not sure maybe',
+  'ok',
+  'hi',
+  'hello',
+  'k',
+  'Thank you for the programme',
+  'Greetings from Baidoa',
+  'Stop sending me these messages',
+];
+
 export async function startDemoRapidProServer(options: { token: string; until?: Date; activationRuns?: number; surveyRuns?: number }): Promise<RapidProServer> {
-  const server = new RapidProServer({ token: options.token, pageSize: 50, seed: 4 });
+  const server = new RapidProServer({ token: options.token, pageSize: 50, seed: 4, activationTexts: DEMO_ACTIVATION_TEXTS });
   const activationRuns = options.activationRuns ?? 300;
   const surveyRuns = options.surveyRuns ?? 80;
   const until = (options.until ?? new Date()).getTime();
