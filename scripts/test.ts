@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { createPipelineLogger } from '../activities/runs/run-log';
-import { startCodecServer } from '../client/codec-server';
+import { type RunningCodecServer, startCodecServer } from '../client/codec-server';
 import { ENCRYPTION_ENV, readEncryptionSettings } from '../config/payload-keys';
 import { freePort, runMain, stopAllProcesses } from './lib/processes';
 import { startFakeGcsServer, startFirestoreEmulator, startTemporalDevServer } from './lib/servers';
@@ -38,14 +38,15 @@ async function main(): Promise<number> {
   const keyring = encryption.settings.keyring;
 
   const workDir = mkdtempSync(join(tmpdir(), 'pipeline-test-'));
-  const uiPort = await freePort();
-  const codecServer = await startCodecServer({ host: '127.0.0.1', port: 0, corsOrigins: [`http://127.0.0.1:${uiPort}`], keyring, logger: createPipelineLogger('warn') });
+  let codecServer: RunningCodecServer | undefined;
   try {
+    const uiPort = await freePort();
+    codecServer = await startCodecServer({ host: '127.0.0.1', port: 0, corsOrigins: [`http://127.0.0.1:${uiPort}`], keyring, logger: createPipelineLogger('warn') });
     const temporal = await startTemporalDevServer({ dbFile: join(workDir, 'temporal.sqlite'), logFile: join(workDir, 'temporal.log'), uiPort, uiCodecEndpoint: codecServer.url });
     const gcs = await startFakeGcsServer({ logFile: join(workDir, 'fake-gcs.log') });
     const firestore = await startFirestoreEmulator({ logFile: join(workDir, 'firestore.log') });
     console.log(
-      `[test] Temporal dev server ${temporal.address} (pid ${temporal.process.pid}), fake-gcs-server ${gcs.endpoint} (pid ${gcs.process.pid}), Firestore emulator ${firestore.host} (pid ${firestore.process.pid})`,
+      `[test] Temporal dev server ${temporal.address} (pid ${temporal.process.pid}), fake-gcs-server ${gcs.endpoint} (pid ${gcs.process.pid}), Firestore emulator ${firestore.host} (pid ${firestore.process.pid}), codec server ${codecServer.url}`,
     );
 
     const selected = process.argv.slice(2);
@@ -72,7 +73,7 @@ async function main(): Promise<number> {
     return await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
   } finally {
     await stopAllProcesses();
-    await codecServer.close();
+    await codecServer?.close();
     rmSync(workDir, { recursive: true, force: true });
   }
 }
