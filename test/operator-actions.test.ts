@@ -165,6 +165,26 @@ describe('a failed stage waits for an operator', () => {
     });
   });
 
+  it('checks the files a corrected stage names before retrying it', async () => {
+    await context.withWorker(deps, async () => {
+      // The spec is fine but its tables exceed maxBytes: the stage fails when it runs.
+      const started = await start('op-files', [{ stage: 'generate-synthetic', spec: 'raw/specs/tiny.yaml', maxBytes: 10 }]);
+      await mkdir(join(dataHome, 'op-files', 'raw', 'specs'), { recursive: true });
+      await writeFile(join(dataHome, 'op-files', 'raw', 'specs', 'broken.yaml'), SPEC.replace('min: 0, max: 10', 'min: 10, max: 0'));
+      const failed = await waitForStatus(started.handle, waiting);
+      assert.match(failed.stages[0]!.error ?? '', /maxBytes: the spec's tables would take about \d+ bytes, more than the limit of 10/);
+
+      const bad = await actOnRun(context.client, started.runId, { kind: 'retry', overrides: { spec: 'raw/specs/broken.yaml', maxBytes: 1_000_000 } });
+      assert.equal(bad.kind, 'refused');
+      assert.match(bad.kind === 'refused' ? bad.reason : '', /tables\[0\]\.columns\[1\]\.min: min 10 is greater than max 0/);
+      assert.equal((await started.handle.query(statusQuery)).status, 'failed-waiting', 'the run keeps waiting');
+
+      const fixed = await actOnRun(context.client, started.runId, { kind: 'retry', overrides: { maxBytes: 1_000_000 } });
+      assert.equal(fixed.kind, 'done');
+      assert.equal(((await started.handle.result()) as RunManifest).status, 'succeeded');
+    });
+  });
+
   it('fails a forgotten run when the wait limit passes', async () => {
     await context.withWorker(deps, async () => {
       const started = await start('op-limit', [{ stage: 'analysis-graphs', input: 'raw/missing.csv', timestampColumn: 'at', participantColumn: 'who' }], { operatorWaitLimit: '2s' });

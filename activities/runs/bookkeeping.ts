@@ -123,6 +123,9 @@ export function createBookkeepingActivities(deps: ActivityDeps) {
         throw err;
       }
       const stage = config.stages[input.index]!;
+      // The files the corrected stage names are checked as beginRun checks a new run's, before the retry.
+      const problems = await preflightProblems({ stages: [stage] }, resolveDataRoot(deps.dataHome, config.dataRoot, deps.allowedDataRoots));
+      if (problems.length > 0) throw new ConfigError(problems.map((problem) => problem.replace(/^stages\[0\] \([a-z-]+\): /, '')));
       return { stage, plan: planStages(config.pipelineName, config.stages)[input.index]! };
     }),
 
