@@ -3,7 +3,6 @@
  * with its implementation beside it. The run config's schema, the plan the workflow follows, the worker's
  * activities and the CLI's stage names all derive from this list. Adding a stage is one line here.
  */
-import { msToNumber } from '@temporalio/common/lib/time';
 import type { z } from 'zod';
 
 import type * as workflows from '../workflows';
@@ -98,10 +97,6 @@ function entryOf(name: string): Registry[number] {
   return entry;
 }
 
-/** The longest one attempt of any stage may run (its default policy): temp files older than this are a dead attempt's. */
-export function longestStageAttemptMs(): number {
-  return Math.max(...STAGE_REGISTRY.map((entry) => msToNumber((entry.definition as StageDefinition).policy.startToCloseTimeout)));
-}
 
 /**
  * Every problem with the files a run config names (specs, code schemes), found before the run writes

@@ -2,6 +2,7 @@
  * Pieces the stage schemas share: durations, retry overrides, bucket folders, files of the data root.
  * Pure zod (no Node built-ins): stage definitions are workflow-safe and import these.
  */
+import { msToNumber } from '@temporalio/common/lib/time';
 import { z } from 'zod';
 
 /** Durations as Temporal reads them: `500ms`, `30s`, `10 minutes`, `1 hour`. */
@@ -21,10 +22,29 @@ const retryOverrides = z
   })
   .describe('Overrides of the stage default retry policy');
 
+/**
+ * The longest any stage attempt may run, whatever a config asks: temporary files older than this belong to a
+ * dead attempt, so a worker starting may remove them (activities/storage/temp-sweep.ts).
+ */
+export const LONGEST_STAGE_ATTEMPT = '24 hours';
+export const LONGEST_STAGE_ATTEMPT_MS = msToNumber(LONGEST_STAGE_ATTEMPT);
+
+/** Milliseconds of a duration, NaN when it is not one (the duration check above reports that). */
+function durationMs(value: string): number {
+  try {
+    return msToNumber(value as Parameters<typeof msToNumber>[0]);
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Options every stage takes on top of its own: overrides of its default policy. */
 export const stagePolicyOverrides = {
   retry: retryOverrides.optional(),
-  startToCloseTimeout: duration.optional().describe('Longest one attempt of the stage may run'),
+  startToCloseTimeout: duration
+    .refine((value) => !(durationMs(value) > LONGEST_STAGE_ATTEMPT_MS), `at most ${LONGEST_STAGE_ATTEMPT}`)
+    .optional()
+    .describe('Longest one attempt of the stage may run'),
   heartbeatTimeout: duration.optional().describe('A worker silent this long is taken for dead and the attempt retried elsewhere'),
 };
 

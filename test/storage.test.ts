@@ -5,13 +5,17 @@ import { dirname, join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
 
+import { msToNumber } from '@temporalio/common/lib/time';
+
 import { AlreadyExistsError, BadInputError } from '../activities/errors';
-import { longestStageAttemptMs } from '../activities/registry';
+import { STAGE_REGISTRY } from '../activities/registry';
 import { temporaryPathFor, writeFileAtomic } from '../activities/storage/atomic-write';
 import { GcsBlobStore } from '../activities/storage/gcs-blob-store';
 import { digestBuffer } from '../activities/storage/hashing';
 import { LocalBlobStore } from '../activities/storage/local-blob-store';
 import { sweepStaleTemporaryFiles } from '../activities/storage/temp-sweep';
+import { parsePipelineConfig } from '../config/pipeline-config';
+import { LONGEST_STAGE_ATTEMPT_MS } from '../config/schema-parts';
 import { createTestBucket, fakeGcsStorage, temporaryFolder } from './helpers/environment';
 
 describe('atomic writes', () => {
@@ -26,7 +30,7 @@ describe('atomic writes', () => {
     assert.deepEqual(await readdir(join(folder, 'out')), ['a.json']);
   });
 
-  it('sweeps temporary files older than the longest attempt, and only those', async () => {
+  it('sweeps temporary files older than the longest attempt any config allows, and only those', async () => {
     const folder = await temporaryFolder('sweep');
     const stale = temporaryPathFor(join(folder, 'synth', 'run-1', 'big.csv'));
     const fresh = temporaryPathFor(join(folder, 'backups', 'data-run-2.tar.gz'));
@@ -35,13 +39,15 @@ describe('atomic writes', () => {
     await writeFile(stale, 'x'.repeat(1000));
     await writeFile(fresh, 'y');
     await writeFile(join(folder, 'synth', 'run-1', 'kept.csv'), 'data');
-    const threeHoursAgo = new Date(Date.now() - 3 * 3600_000);
-    await utimes(stale, threeHoursAgo, threeHoursAgo);
-    await utimes(join(folder, 'synth', 'run-1', 'kept.csv'), threeHoursAgo, threeHoursAgo);
+    const dayAndAnHourAgo = new Date(Date.now() - 25 * 3600_000);
+    await utimes(stale, dayAndAnHourAgo, dayAndAnHourAgo);
+    await utimes(join(folder, 'synth', 'run-1', 'kept.csv'), dayAndAnHourAgo, dayAndAnHourAgo);
 
-    const longest = longestStageAttemptMs();
-    assert.equal(longest, 2 * 3600_000, 'the longest stage attempt (generate, backup: 2 hours)');
-    assert.deepEqual(await sweepStaleTemporaryFiles(folder, longest), { removed: 1, bytes: 1000 });
+    // No attempt may run longer, whatever its stage's policy or a config's override says.
+    assert.equal(LONGEST_STAGE_ATTEMPT_MS, 24 * 3600_000);
+    for (const entry of STAGE_REGISTRY) assert.ok(msToNumber(entry.definition.policy.startToCloseTimeout) <= LONGEST_STAGE_ATTEMPT_MS, entry.definition.name);
+    assert.throws(() => parsePipelineConfig({ pipelineName: 'p', dataRoot: 'p', stages: [{ stage: 'backup-data-root', startToCloseTimeout: '25 hours' }] }), /stages\[0\]\.startToCloseTimeout: at most 24 hours/);
+    assert.deepEqual(await sweepStaleTemporaryFiles(folder, LONGEST_STAGE_ATTEMPT_MS), { removed: 1, bytes: 1000 });
     assert.equal(existsSync(stale), false);
     assert.equal(existsSync(fresh), true, 'a temporary file an attempt may still be writing stays');
     assert.equal(existsSync(join(folder, 'synth', 'run-1', 'kept.csv')), true, 'finished files are never touched');

@@ -1,10 +1,10 @@
 /** The worker process: `npm run worker`. Stops gracefully on SIGINT/SIGTERM. */
 import { NativeConnection } from '@temporalio/worker';
 
-import { longestStageAttemptMs } from '../activities/registry';
 import { createPipelineLogger } from '../activities/runs/run-log';
 import { sweepStaleTemporaryFiles } from '../activities/storage/temp-sweep';
 import { keyringFor, pipelineDataConverter } from '../config/data-converter';
+import { LONGEST_STAGE_ATTEMPT_MS } from '../config/schema-parts';
 import { readSettings } from '../config/settings';
 import { createPipelineWorker, installRuntimeLogger } from './create-worker';
 import { createActivityDeps } from './dependencies';
@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const logger = createPipelineLogger(settings.logLevel).child({ component: 'worker' });
   installRuntimeLogger(logger);
   // Temporary files of attempts that crashed long ago (longer than any attempt may run) go first.
-  const swept = await sweepStaleTemporaryFiles(settings.dataHome, longestStageAttemptMs());
+  const swept = await sweepStaleTemporaryFiles(settings.dataHome, LONGEST_STAGE_ATTEMPT_MS);
   if (swept.removed > 0) logger.info({ event: 'TempFilesSwept', ...swept }, 'removed stale temporary files of crashed attempts');
   // With no keys configured, the data home's local key (generated here the first time).
   const keyring = keyringFor(settings);
