@@ -13,9 +13,14 @@ async function main(): Promise<void> {
   const settings = readSettings();
   const logger = createPipelineLogger(settings.logLevel).child({ component: 'worker' });
   installRuntimeLogger(logger);
-  // Temporary files of attempts that crashed long ago (longer than any attempt may run) go first.
-  const swept = await sweepStaleTemporaryFiles(settings.dataHome, LONGEST_STAGE_ATTEMPT_MS);
-  if (swept.removed > 0) logger.info({ event: 'TempFilesSwept', ...swept }, 'removed stale temporary files of crashed attempts');
+  // Temporary files of attempts that crashed long ago (older than any attempt may run) are removed in the
+  // background: a large data home takes a while to walk, and the worker need not wait for it.
+  void sweepStaleTemporaryFiles(settings.dataHome, LONGEST_STAGE_ATTEMPT_MS).then(
+    (swept) => {
+      if (swept.removed > 0) logger.info({ event: 'TempFilesSwept', ...swept }, 'removed stale temporary files of crashed attempts');
+    },
+    (err: unknown) => logger.warn({ event: 'TempFilesSweepFailed', err }, 'could not sweep stale temporary files'),
+  );
   // With no keys configured, the data home's local key (generated here the first time).
   const keyring = keyringFor(settings);
   const connection = await NativeConnection.connect(settings.temporalConnection);
