@@ -236,7 +236,7 @@ async function runStageUntilSettled(manifest: RunManifest, plan: StagePlan[], in
     }
     const total = manifest.stages.length;
     if (!patched(OPERATOR_WAIT_PATCH) || manifest.config.operatorWaitLimit === undefined || durationIsZero(manifest.config.operatorWaitLimit)) {
-      await failRun(manifest, `stage ${record.name} failed: ${record.error}`, 'StageFailed');
+      return failRun(manifest, `stage ${record.name} failed: ${record.error}`, 'StageFailed');
     }
     operator.current = { index };
     setRunStatus(manifest, 'failed-waiting');
@@ -250,8 +250,7 @@ async function runStageUntilSettled(manifest: RunManifest, plan: StagePlan[], in
     const action = operator.current.action;
     operator.current = undefined;
     if (!acted || !action) {
-      await failRun(manifest, `stage ${record.name} failed and no operator acted within ${manifest.config.operatorWaitLimit}: ${record.error}`, 'OperatorWaitExpired');
-      return;
+      return failRun(manifest, `stage ${record.name} failed and no operator acted within ${manifest.config.operatorWaitLimit}: ${record.error}`, 'OperatorWaitExpired');
     }
     if (action.kind === 'abort') {
       record.note = `run aborted by an operator: ${action.reason}`;
