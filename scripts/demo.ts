@@ -11,8 +11,10 @@ import { dirname, join, relative } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 
+import { localCodaStorePath } from '../activities/coding/local-document-store';
 import { openCodaStoreFor } from '../activities/coding/open-coda-store';
 import { loadPlanCodeSchemes } from '../activities/coding/plan-code-schemes';
+import { localDriveRoot } from '../activities/drive/local-drive';
 import { resolveDataRoot } from '../activities/runs/data-root';
 import { createPipelineLogger } from '../activities/runs/run-log';
 import type { RunManifest } from '../activities/runs/types';
@@ -125,8 +127,8 @@ async function main(): Promise<number> {
 [demo] run log:        ${join(dataRoot, 'logs', `${manifest.runId}.log`)}
 [demo] outputs:        ${join(dataRoot, 'outputs', manifest.runId)}   (coded data: ${join(dataRoot, 'coded', manifest.runId)})
 [demo] graphs:         ${join(dataRoot, 'graphs', manifest.runId)}
-[demo] Coda (local):   ${join(settings.dataHome, '.coda-stores', `${config.coding!.store.name}.sqlite`)}
-[demo] Drive (local):  ${join(settings.dataHome, '.drive', 'demo')}
+[demo] Coda (local):   ${localCodaStorePath(settings.dataHome, config.coding!.store.name)}
+[demo] Drive (local):  ${localDriveRoot(settings.dataHome, 'demo')}
 [demo] local buckets:  ${settings.localBucketsRoot}
 [demo] Web UI:         ${server.uiUrl}/namespaces/default/workflows/${encodeURIComponent(manifest.workflowId)}
 [demo] codec server:   ${codecServer ? `${codecServer.url} (the Web UI decrypts payloads through it)` : `not started here; \`npm run codec-server\` serves ${codec.url}`}
