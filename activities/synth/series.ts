@@ -88,6 +88,7 @@ export function planSeries(spec: SynthSpec, options: SeriesOptions): SeriesPlan 
   const table = options.table === undefined ? spec.tables[0] : spec.tables.find((candidate) => candidate.name === options.table);
   if (!table) throw new BadInputError(`table: the spec has no table "${options.table}"`);
   const columns = new Map(table.columns.map((column) => [column.name, column]));
+  if (table.unique) problems.push(`table: "${table.name}" drops repeated rows (unique), so a period's row count is not known in advance; a series needs a table without unique`);
   if (!(options.newFraction > 0 && options.newFraction <= 1)) problems.push(`newFraction: ${options.newFraction} is outside (0, 1]`);
   if (!(options.periods >= 1)) problems.push(`periods: ${options.periods}; a series has at least one period`);
   if (!PERIOD_UNITS.includes(options.periodUnit)) problems.push(`periodUnit: "${options.periodUnit}" is not one of ${PERIOD_UNITS.join(', ')}`);
