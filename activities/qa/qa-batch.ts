@@ -102,7 +102,7 @@ async function loadBatchSpec(dataRoot: string, spec: BatchSpec, stage: QaConfig)
     return { spec: loaded, text };
   } catch (err) {
     // A single `spec` reports as it always has; a batch's spec says which entry it is.
-    if (err instanceof SpecError) throw new BadInputError(err.message.split('\n').map((line) => `${fieldOf(spec)}${line}`).join('\n'));
+    if (err instanceof SpecError) throw new BadInputError(spec.field === 'spec' ? err.message : err.problems.map((problem) => `${fieldOf(spec)}${problem}`).join('\n'));
     throw err;
   }
 }
