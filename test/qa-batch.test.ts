@@ -13,7 +13,7 @@ import { pathToFileURL } from 'node:url';
 
 import { parse as parseYaml } from 'yaml';
 
-import type { ActivityDeps } from '../activities';
+import { type ActivityDeps, createActivities } from '../activities';
 import { BadInputError } from '../activities/errors';
 import { type BatchDatasetEntry, planQaBatch, preflightQa, type QaConfig, type QaRequest } from '../activities/qa/qa-batch';
 import type { StageResult } from '../activities/runs/types';
@@ -82,14 +82,14 @@ describe('qa of a batch of specs', () => {
   /** generate-synthetic as its batch form leaves it: the index among its outputs. */
   const generated = async (): Promise<StageResult> => ({ status: 'succeeded', inputsHash: 'batch', outputs: { datasets: { uri: pathToFileURL(index).href } }, attempt: 1 });
 
-  async function runBatch(qa: Record<string, unknown>, overwrite = false) {
+  async function runBatch(qa: Record<string, unknown>, overwrite = false, overrides: Record<string, (input: never) => Promise<unknown>> = {}) {
     const config = parsePipelineConfig({
       pipelineName: 'qa-batch',
       dataRoot: 'batch',
       operatorWaitLimit: '0s',
       stages: [{ stage: 'generate-synthetic', spec: 'raw/specs/north.yaml' }, { stage: 'qa', specs: BATCH, ...qa }],
     });
-    const run = await context.runToEnd(deps, { config, overwrite }, { 'generate-synthetic': generated });
+    const run = await context.runToEnd(deps, { config, overwrite }, { 'generate-synthetic': generated, ...overrides });
     assert.equal(run.error, undefined, String(run.error));
     const history = await context.client.workflow.getHandle(`${run.workflowId}-qa`).fetchHistory();
     const activities = (history.events ?? []).flatMap((event) => (event.activityTaskScheduledEventAttributes ? [event.activityTaskScheduledEventAttributes.activityType!.name!] : []));
@@ -128,7 +128,7 @@ describe('qa of a batch of specs', () => {
     assert.match(report, /Checked against table schools of raw\/other\/schools\.yaml/);
   });
 
-  it('reuses every dataset checked before with the same inputs on a rerun, and redoes them all when the run overwrites', async () => {
+  it('reuses every dataset checked before with the same inputs on a rerun, and redoes them all when the run overwrites, retrying a failed one alone', async () => {
     const again = await runBatch({});
     assert.deepEqual(again.activities.filter((name) => name === 'qaDataset').length, 3);
     assert.equal(again.stage.status, 'skipped');
@@ -138,8 +138,18 @@ describe('qa of a batch of specs', () => {
       Array.from({ length: 3 }, () => ({ status: 'reused', reusedFrom: firstRunId, inFirstRun: true })),
     );
 
-    const overwritten = await runBatch({}, true);
+    const real = createActivities(deps);
+    const calls: string[] = [];
+    const failOnce = {
+      qaDataset: async (input: Parameters<typeof real.qaDataset>[0]) => {
+        calls.push(input.dataset.name);
+        if (input.dataset.name === 'south_pupils' && calls.filter((name) => name === 'south_pupils').length === 1) throw new Error('worker lost its disk for a moment');
+        return real.qaDataset(input);
+      },
+    };
+    const overwritten = await runBatch({ retry: { initialInterval: '100ms' } }, true, failOnce);
     assert.equal(overwritten.stage.status, 'succeeded');
+    assert.deepEqual([...calls].sort(), ['north_pupils', 'schools_schools', 'south_pupils', 'south_pupils'], 'only the failed dataset ran again');
     assert.deepEqual(overwritten.summary.datasets.map((dataset) => dataset.status), ['done', 'done', 'done']);
     assert.ok(overwritten.summary.datasets.every((dataset) => dataset.folder.includes(`/qa/${overwritten.run.runId}/`)));
   });
@@ -165,6 +175,10 @@ describe('qa of a batch of specs', () => {
       stage: { stage: 'qa', specFormat: 'auto', alpha: 0.05, layout: 'per-dataset', ...stage },
     });
     const badInput = (pattern: RegExp) => (err: unknown) => err instanceof BadInputError && pattern.test(err.message);
+
+    it('refuses a qa stage naming no spec, before the run starts', () => {
+      assert.throws(() => parsePipelineConfig({ pipelineName: 'qa-batch', dataRoot: 'batch', stages: [{ stage: 'qa', table: 'pupils' }] }), /stages\[0\]\.spec: qa needs `spec` or `specs`/);
+    });
 
     it('refuses a glob matching no file, and a spec of the batch the stage before made no dataset from', async () => {
       await assert.rejects(planQaBatch(dataRoot, request({ specs: ['raw/specs/*.yaml', 'raw/nothing/*.yml'] })), badInput(/^specs\[1\]: "raw\/nothing\/\*\.yml" matches no file in the data root$/));
