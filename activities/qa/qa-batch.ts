@@ -185,31 +185,23 @@ async function datasetInputs(dataRoot: string, stage: QaConfig, task: QaDatasetT
   return { version: QA_DATASET_VERSION, spec: sha256Hex(specText), specFormat: stage.specFormat, table: task.table, alpha: stage.alpha, name: task.name, folder: task.folder, file: { path, size, mtimeMs } };
 }
 
-/** Loads each spec of a batch once. */
-class SpecCache {
-  private readonly loaded = new Map<string, Promise<{ spec: SynthSpec; text: string }>>();
-  constructor(
-    private readonly dataRoot: string,
-    private readonly stage: QaConfig,
-  ) {}
-  get(path: string): Promise<{ spec: SynthSpec; text: string }> {
-    let entry = this.loaded.get(path);
-    if (!entry) {
-      entry = loadBatchSpec(this.dataRoot, { field: this.stage.spec === path ? 'spec' : 'specs', path }, this.stage);
-      this.loaded.set(path, entry);
-    }
-    return entry;
-  }
-}
+/** The batch entry a spec path came from, for messages: `spec` when it is the single spec. */
+const entryOfPath = (stage: Pick<QaConfig, 'spec'>, path: string): BatchSpec => ({ field: stage.spec !== undefined && posix.normalize(stage.spec) === path ? 'spec' : 'specs', path });
 
 /** The batch: its datasets, each checked to have its spec's table, and the hash of the whole batch's inputs. */
 export async function planQaBatch(dataRoot: string, request: QaRequest): Promise<QaBatchPlan> {
   const { stage } = request;
-  const datasets = await datasetsOf(dataRoot, request, await batchSpecs(dataRoot, stage));
-  const specs = new SpecCache(dataRoot, stage);
+  const specs = await batchSpecs(dataRoot, stage);
+  const datasets = await datasetsOf(dataRoot, request, specs);
+  // Each spec loaded once, however many datasets it has.
+  const loaded = new Map<string, Promise<{ spec: SynthSpec; text: string }>>();
+  const load = (path: string) => {
+    if (!loaded.has(path)) loaded.set(path, loadBatchSpec(dataRoot, specs.find((spec) => spec.path === path) ?? entryOfPath(stage, path), stage));
+    return loaded.get(path)!;
+  };
   const inputs: unknown[] = [];
   for (const task of datasets) {
-    const { spec, text } = await specs.get(task.spec);
+    const { spec, text } = await load(task.spec);
     if (!spec.tables.some((table) => table.name === task.table)) throw new BadInputError(`dataset ${task.name}: the spec ${task.spec} has no table "${task.table}"`);
     inputs.push(await datasetInputs(dataRoot, stage, task, text));
   }
@@ -218,7 +210,7 @@ export async function planQaBatch(dataRoot: string, request: QaRequest): Promise
 
 /** The hash of one dataset's inputs (its spec, its file, the options that shape its files). */
 export async function datasetInputsHash(dataRoot: string, stage: QaConfig, task: QaDatasetTask): Promise<string> {
-  const { text } = await loadBatchSpec(dataRoot, { field: 'specs', path: task.spec }, stage);
+  const { text } = await loadBatchSpec(dataRoot, entryOfPath(stage, task.spec), stage);
   return hashOfValue(await datasetInputs(dataRoot, stage, task, text));
 }
 
@@ -245,7 +237,7 @@ export async function checkDataset(
   logger: { info: (details: object, message: string) => void },
   reportProgress: (details: Record<string, unknown>) => void,
 ): Promise<string> {
-  const { spec } = await loadBatchSpec(dataRoot, { field: 'specs', path: task.spec }, stage);
+  const { spec } = await loadBatchSpec(dataRoot, entryOfPath(stage, task.spec), stage);
   const table = spec.tables.find((candidate) => candidate.name === task.table);
   if (!table) throw new BadInputError(`dataset ${task.name}: the spec ${task.spec} has no table "${task.table}"`);
   const path = fileURLToPath(task.uri);
@@ -297,7 +289,8 @@ export async function finishQaBatch(dataRoot: string, runId: string, stage: QaCo
       outputs[file.replace(/\.json$/, '')] = { uri: pathToFileURL(path).href };
     }
   } else {
-    for (const { outcome } of results) outputs[outcome.name] = { uri: outcome.folder };
+    // Keyed by folder name: the dataset's name, unless two datasets of the batch share one.
+    for (const { outcome } of results) outputs[basename(fileURLToPath(outcome.folder))] = { uri: outcome.folder };
   }
   const allPValues = results.flatMap((dataset) => dataset.qa.corr_p_values.map((entry) => entry.p_value));
   const overall = { verdict: ksVerdict(allPValues, alpha), plotSvg: await cumulativeDistributionSvg(`All ${results.length} datasets: cumulative distribution of p-values`, allPValues) };
