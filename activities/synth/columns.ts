@@ -50,10 +50,10 @@ class CategoricalGenerator extends BaseGenerator {
     this.picked = new Int32Array(context.blockSize);
   }
 
-  compute(start: number, count: number): void {
+  compute(start: number, count: number, _columns?: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     const { picked, raw, column, choice, values } = this;
     for (let i = 0; i < count; i++) {
-      const hash = cellHash(this.key, start + i);
+      const hash = cellHash(this.key, rows === undefined ? start + i : rows[i]!);
       const k = isMissing(hash, column.missing) ? -1 : choice.pick(unit(hash));
       picked[i] = k;
       if (raw) raw[i] = k < 0 ? null : values[k]!;
@@ -220,14 +220,14 @@ export class NumericGenerator extends BaseGenerator {
     return result;
   }
 
-  compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>): void {
+  compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     const { values, raw, column, precision } = this;
     const scale = precision === undefined ? 1 : 10 ** precision;
     const conditional = this.sources.length > 0;
     const sources = conditional ? this.sources.map((source) => columns.get(source.column)!.raw!) : [];
     const others = this.bounds.map((bound) => (bound.column ? columns.get(bound.column)!.raw! : undefined));
     for (let i = 0; i < count; i++) {
-      const hash = cellHash(this.key, start + i);
+      const hash = cellHash(this.key, rows === undefined ? start + i : rows[i]!);
       if (isMissing(hash, column.missing)) {
         values[i] = NaN;
         if (raw) raw[i] = null;
@@ -269,10 +269,10 @@ class DateGenerator extends BaseGenerator {
     return formatDate(time, this.column.format, this.column.datetime || this.column.frequency === 'H');
   }
 
-  compute(start: number, count: number): void {
+  compute(start: number, count: number, _columns?: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     const { picked, raw, candidates } = this;
     for (let i = 0; i < count; i++) {
-      const hash = cellHash(this.key, start + i);
+      const hash = cellHash(this.key, rows === undefined ? start + i : rows[i]!);
       const index = isMissing(hash, this.column.missing) || candidates.count === 0 ? -1 : below(hash, candidates.count);
       picked[i] = index;
       if (raw) raw[i] = index < 0 ? null : this.text(candidates.at(index));
@@ -323,10 +323,10 @@ export class IdGenerator extends BaseGenerator implements PrimaryKey {
     this.id.write(this.indexOfRow(row), out);
   }
 
-  compute(start: number, count: number): void {
+  compute(start: number, count: number, _columns?: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     const { indices, raw } = this;
     for (let i = 0; i < count; i++) {
-      const index = this.indexOfRow(start + i);
+      const index = this.indexOfRow(rows === undefined ? start + i : rows[i]!);
       indices[i] = index;
       if (raw) raw[i] = index < 0 ? null : this.id.text(index);
     }
@@ -348,10 +348,10 @@ class ForeignKeyGenerator extends BaseGenerator {
     this.targetRows = new Float64Array(context.blockSize);
   }
 
-  compute(start: number, count: number): void {
+  compute(start: number, count: number, _columns?: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     const { targetRows, raw, target } = this;
     for (let i = 0; i < count; i++) {
-      const hash = cellHash(this.key, start + i);
+      const hash = cellHash(this.key, rows === undefined ? start + i : rows[i]!);
       const row = isMissing(hash, this.column.missing) ? -1 : below(hash, target.rows);
       targetRows[i] = row;
       if (raw) raw[i] = row < 0 ? null : target.valueAt(row);
@@ -388,10 +388,10 @@ class GroupedIdGenerator extends BaseGenerator {
     }
   }
 
-  compute(start: number, count: number): void {
+  compute(start: number, count: number, _columns?: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     const { members, raw, groupSize } = this;
     for (let i = 0; i < count; i++) {
-      const hash = cellHash(this.key, start + i);
+      const hash = cellHash(this.key, rows === undefined ? start + i : rows[i]!);
       const member = isMissing(hash, this.column.missing) ? -1 : below(hash, groupSize);
       members[i] = member;
       if (raw) raw[i] = member < 0 ? null : this.id.text(this.permutation.apply(member));
@@ -428,13 +428,13 @@ class PairedGenerator extends BaseGenerator {
     }
   }
 
-  compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>): void {
+  compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     const source = columns.get(this.column.source)!.raw!;
     const { picked, raw } = this;
     for (let i = 0; i < count; i++) {
       const sourceValue = source[i];
       const choice = sourceValue === null || sourceValue === undefined ? undefined : this.choices.get(String(sourceValue));
-      const hash = cellHash(this.key, start + i);
+      const hash = cellHash(this.key, rows === undefined ? start + i : rows[i]!);
       if (!choice || isMissing(hash, this.column.missing)) {
         picked[i] = undefined;
         if (raw) raw[i] = null;
@@ -459,6 +459,8 @@ class TextGenerator extends BaseGenerator {
   /** ASCII and never needing quotes: written as bytes directly. */
   private readonly direct: boolean;
   private readonly codes: number[] = [];
+  /** The block's rows when not consecutive (write draws its text again rather than keeping it). */
+  private rows?: Float64Array;
 
   constructor(private readonly column: ColumnOf<'text'>, context: GeneratorContext) {
     super(column.name, context);
@@ -493,15 +495,16 @@ class TextGenerator extends BaseGenerator {
     return true;
   }
 
-  compute(start: number, count: number): void {
+  compute(start: number, count: number, _columns?: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     this.start = start;
+    this.rows = rows;
     const raw = this.raw;
     if (!raw) return;
-    for (let i = 0; i < count; i++) raw[i] = this.draw(start + i) ? String.fromCharCode(...this.codes) : null;
+    for (let i = 0; i < count; i++) raw[i] = this.draw(rows === undefined ? start + i : rows[i]!) ? String.fromCharCode(...this.codes) : null;
   }
 
   write(index: number, out: ByteWriter): void {
-    if (!this.draw(this.start + index)) return;
+    if (!this.draw(this.rows === undefined ? this.start + index : this.rows[index]!)) return;
     const codes = this.codes;
     if (this.direct) {
       out.ensure(codes.length);
