@@ -108,7 +108,7 @@ interface Case {
   expected: Record<string, string>;
 }
 
-const base = { periodLength: 1, staticColumns: [], dateColumns: [], format: 'csv' } as const;
+const base = { periodLength: 1, staticColumns: [] as string[], dateColumns: [] as string[], format: 'csv' as const };
 
 const CASES: Case[] = [
   {

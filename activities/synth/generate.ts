@@ -177,31 +177,6 @@ export function* generateTableChunks(spec: SynthSpec, tableName: string, options
   }
 }
 
-/**
- * Rows start … end-1 as arrays of CSV-ready cells (quoted where needed), for code that rearranges rows,
- * such as a series period mixing new and returning entities.
- */
-export function generateRowCells(spec: SynthSpec, tableName: string, format: OutputFormat, start: number, end: number): string[][] {
-  const { columns, order } = createTableGenerators(spec, tableName, format);
-  const byName = new Map(columns.map((column) => [column.name, column]));
-  const out = new ByteWriter(4096);
-  const rows: string[][] = [];
-  for (let blockStart = start; blockStart < end; blockStart += BLOCK_ROWS) {
-    const count = Math.min(BLOCK_ROWS, end - blockStart);
-    for (const column of order) column.compute(blockStart, count, byName);
-    for (let row = 0; row < count; row++) {
-      rows.push(
-        columns.map((column) => {
-          out.position = 0;
-          column.write(row, out);
-          return out.buffer.toString('utf8', 0, out.position);
-        }),
-      );
-    }
-  }
-  return rows;
-}
-
 /** The same, as text (tests and small tables). */
 export function generateTableText(spec: SynthSpec, tableName: string, options: TableOutputOptions): string {
   return Buffer.concat([...generateTableChunks(spec, tableName, options)]).toString('utf8');
