@@ -5,7 +5,9 @@
  * (days, weeks, calendar months; plain, datetime and strftime dates), static columns whose cells need
  * quoting (delimiters, quotes, tabs, newlines, non-ASCII, missing), several id columns, foreign keys,
  * blanked derived columns (directly and through another derived column), CSV and TSV, a one-column
- * table, tables spanning several blocks and slices, and a series with no returning entities.
+ * table, tables spanning several blocks and slices, a column with a total and a rescaled one (their
+ * rounding depends on the row number; recorded from main at 80c3d1f), and a series with no returning
+ * entities.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -95,6 +97,26 @@ const LARGE = parseSynthSpec({
         { name: 'messages_sent', type: 'numeric', kind: 'integer', min: 0, max: 40 },
         { name: 'score', type: 'numeric', distribution: 'normal', mean: 50, sd: 12, min: 0, max: 100, precision: 2 },
         { name: 'weekly_rate', type: 'derived', expression: 'messages_sent / 7', precision: 3 },
+      ],
+    },
+  ],
+});
+
+const TOTALS = parseSynthSpec({
+  name: 'totals',
+  seed: 31,
+  tables: [
+    {
+      name: 'households',
+      rows: 9000,
+      constraints: ['members >= adults'],
+      columns: [
+        { name: 'household_id', type: 'id', format: { kind: 'digits', minLength: 7, maxLength: 7 }, primaryKey: true },
+        { name: 'district', type: 'categorical', values: { Baidoa: 0.5, Kismayo: 0.3, Garowe: 0.2 } },
+        { name: 'adults', type: 'numeric', kind: 'integer', min: 1, max: 4 },
+        { name: 'members', type: 'numeric', kind: 'integer', distribution: 'weighted', min: 1, max: 12, sum: 40000, weights: { district: { Baidoa: 0.9, Kismayo: 0.6, Garowe: 0.4 } }, dispersion: 0.2 },
+        { name: 'income', type: 'numeric', distribution: 'normal', mean: 100, sd: 30, min: 10, max: 500, rescale: true, precision: 1 },
+        { name: 'surveyed', type: 'date', from: '2025-03-01', to: '2025-03-31' },
       ],
     },
   ],
@@ -241,6 +263,25 @@ const CASES: Case[] = [
       'reference/period-1.csv': 'a286c781cf1a35bc69bbc2317f983b7fd4285a23605e6432886830f36b3e67a4',
       'reference/period-2.csv': 'd1688ea52f8e956a9aa40c1f9d15c376bf35e8a31a975d07b28db9da5b2a67b2',
       'reference/period-3.csv': 'dcdb2e9543e12b62bfc5e1da2d013f05e1121964c8909e013a2b8a0acf3d7db2',
+    },
+  },
+  {
+    name: 'totals and rescaled columns (row-dependent rounding), monthly',
+    spec: TOTALS,
+    options: { ...base, series: 'totals', periodUnit: 'months', periods: 3, newFraction: 0.3, dateColumns: ['surveyed'], staticColumns: ['district', 'adults'] },
+    expected: {
+      'period-1/dataset_1.csv': 'fd04cb73df494c7af7e8ac30abd1d7a3a1c699225cf3e27172ed80f720464801',
+      'period-1/period.json': '59dd61586fd8f1e0f64402ba575582f64a9c8c63a30a512f6397bf2c46049f27',
+      'period-1/spec_1.json': '1060ea14091c664fbf72cd55d540b6f10081277ef86721807f7df5f27ceb19dc',
+      'period-2/dataset_2.csv': 'fc8ccd59d5d50d1d13b71893e40541b56f0e93c78e266d90e93374f2eeae8939',
+      'period-2/period.json': '72589f7418046ccba9c4b8777dc38a71c3f4f973324593f93188638ede5ffce0',
+      'period-2/spec_2.json': '094bb3743a39c1e522bcfee576b61daeaac9f24196c4c6779aa4857cc4167097',
+      'period-3/dataset_3.csv': '094040e5004afbd715a932df9501a4e6ccc91ee71d723904b0181639398433d5',
+      'period-3/period.json': 'a4b1268b0a3e3f48938fe9133bda33b4494ab1db48188a8a77bc51b9df500a82',
+      'period-3/spec_3.json': '92b4358a4b13b12a029b45f19e98b5707b3ace4e8c5b273aac331248ac2001aa',
+      'reference/period-1.csv': '4fecd7e6f2a56ff24c6dd07937a815fc546eef93e2ce4ba6d2592b0425019e54',
+      'reference/period-2.csv': '66846597d88b53b957d1eff7c7b623524ab09afa06ec926ff9b4ffa11fa20f5e',
+      'reference/period-3.csv': 'cb3ee82d65d107b6d0046984e46b59bfd432cf19fe047590a4d456193b31424f',
     },
   },
   {

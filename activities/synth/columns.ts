@@ -227,13 +227,14 @@ export class NumericGenerator extends BaseGenerator {
     const sources = conditional ? this.sources.map((source) => columns.get(source.column)!.raw!) : [];
     const others = this.bounds.map((bound) => (bound.column ? columns.get(bound.column)!.raw! : undefined));
     for (let i = 0; i < count; i++) {
-      const hash = cellHash(this.key, rows === undefined ? start + i : rows[i]!);
+      const row = rows === undefined ? start + i : rows[i]!;
+      const hash = cellHash(this.key, row);
       if (isMissing(hash, column.missing)) {
         values[i] = NaN;
         if (raw) raw[i] = null;
         continue;
       }
-      let value = this.draw(hash, conditional ? this.factorOf(i, sources) : 1, start + i);
+      let value = this.draw(hash, conditional ? this.factorOf(i, sources) : 1, row);
       if (others.length > 0) value = this.constrain(value, i, others, hash);
       values[i] = value;
       // Dependents see the value as written.
