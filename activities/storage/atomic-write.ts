@@ -70,24 +70,37 @@ export interface StreamedFile {
   md5: string; // base64
 }
 
+type StreamOptions = { noOverwrite?: boolean; onProgress?: (bytes: number) => void; signal?: AbortSignal };
+
 /**
  * Streams `source` to `path` through a temporary file, hashing on the way, in constant memory.
  * `onProgress` is called with the bytes written so far (used for activity heartbeats).
  */
-export async function streamToFileAtomic(
-  source: Readable,
-  path: string,
-  options: { noOverwrite?: boolean; onProgress?: (bytes: number) => void; signal?: AbortSignal } = {},
-): Promise<StreamedFile> {
-  await mkdir(dirname(path), { recursive: true });
-  const temp = temporaryPathFor(path);
+export async function streamToFileAtomic(source: Readable, path: string, options: StreamOptions = {}): Promise<StreamedFile> {
   const sha256 = createHash('sha256');
   const md5 = createHash('md5');
+  const bytes = await streamThroughTemporary(source, path, options, (chunk) => {
+    sha256.update(chunk);
+    md5.update(chunk);
+  });
+  return { bytes, sha256: sha256.digest('hex'), md5: md5.digest('base64') };
+}
+
+/**
+ * The same without the digests, for files whose digests nobody reads (a series period's): hashing costs
+ * about as much CPU per byte as generating synthetic rows does.
+ */
+export async function streamToFileAtomicUnhashed(source: Readable, path: string, options: StreamOptions = {}): Promise<{ bytes: number }> {
+  return { bytes: await streamThroughTemporary(source, path, options, () => undefined) };
+}
+
+async function streamThroughTemporary(source: Readable, path: string, options: StreamOptions, onChunk: (chunk: Buffer) => void): Promise<number> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = temporaryPathFor(path);
   let bytes = 0;
   const meter = new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      sha256.update(chunk);
-      md5.update(chunk);
+      onChunk(chunk);
       bytes += chunk.length;
       options.onProgress?.(bytes);
       done(null, chunk);
@@ -100,5 +113,5 @@ export async function streamToFileAtomic(
   } finally {
     await rm(temp, { force: true });
   }
-  return { bytes, sha256: sha256.digest('hex'), md5: md5.digest('base64') };
+  return bytes;
 }

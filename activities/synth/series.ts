@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
 import { BadInputError } from '../errors';
-import { streamToFileAtomic, writeFileAtomic } from '../storage/atomic-write';
+import { streamToFileAtomicUnhashed, writeFileAtomic } from '../storage/atomic-write';
 import { csvLine, type Delimiter, DELIMITERS, type OutputFormat } from '../storage/csv-cells';
 import { canonicalJson, sha256Hex } from '../storage/hashing';
 import { compileExpression } from './expression';
@@ -267,9 +267,9 @@ export async function generateSeriesPeriod(
   };
   const header = csvLine(table.columns.map((column) => column.name), delimiter);
   const chunks = periodDatasetChunks(table.name, options.format, header, rows, (done) => onProgress({ period, rows: done }));
-  await streamToFileAtomic(Readable.from(chunks), result.dataset);
+  await streamToFileAtomicUnhashed(Readable.from(chunks), result.dataset);
   const segmentRows = { first: before, count: result.newRows, firstEntity: before };
-  await streamToFileAtomic(Readable.from(segmentChunks(newSpec, table.name, options.format, csvLine(['entity', ...kept], delimiter), segmentRows, keptColumns)), result.reference);
+  await streamToFileAtomicUnhashed(Readable.from(segmentChunks(newSpec, table.name, options.format, csvLine(['entity', ...kept], delimiter), segmentRows, keptColumns)), result.reference);
 
   await writeFileAtomic(
     result.spec,
