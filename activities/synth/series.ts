@@ -22,7 +22,7 @@ import { streamToFileAtomicUnhashed, writeFileAtomic } from '../storage/atomic-w
 import { csvLine, type Delimiter, DELIMITERS, type OutputFormat } from '../storage/csv-cells';
 import { canonicalJson, sha256Hex } from '../storage/hashing';
 import { compileExpression } from './expression';
-import { collectKeptCells, EMPTY, GENERATED, KeptCells, periodDatasetChunks, type PeriodRows, segmentChunks } from './period-rows';
+import { EMPTY, GENERATED, KeptCells, periodDatasetChunks, type PeriodRows, segmentChunks, SegmentReader } from './period-rows';
 import { keyOf, Permutation } from './random';
 import { groupSizeOf, idSpaceSize, parseDate, type SynthSpec, type TableSpec } from './spec';
 import { PERIOD_UNITS, type PeriodUnit } from './synth-options';
@@ -189,10 +189,11 @@ export interface PeriodResult {
 
 /** Reads the kept cells of the returning entities (lineOf: entity → its dataset line) from reference segments 1 … period-1. */
 async function readReturningEntities(folders: SeriesFolders, period: number, lineOf: Int32Array, kept: KeptCells, delimiter: Delimiter): Promise<void> {
+  const reader = new SegmentReader(delimiter, lineOf, kept);
   for (let k = 1; k < period && kept.found < kept.wanted; k++) {
     const path = referenceSegment(folders, k);
     if (!existsSync(path)) throw new BadInputError(`period ${period} needs the reference table of period ${k} (${path}); generate the periods in order`);
-    await collectKeptCells(path, delimiter, lineOf, kept);
+    await reader.read(path);
   }
   if (kept.found !== kept.wanted) throw new Error(`reference table has ${kept.found} of ${kept.wanted} returning entities`);
 }
