@@ -38,17 +38,21 @@ function separator(out: ByteWriter, byte: number): void {
 
 /**
  * The returning entities' kept cells (escaped CSV bytes), by their line in the dataset. A bucket per
- * block of lines holds, per line, `width` pairs of 32-bit offsets (start, end of each cell) and the
- * cells' bytes.
+ * block of lines holds records in the order they were read: the line, the cells' bytes length, `width`
+ * pairs of 32-bit offsets (start, end of each cell), and the bytes. A block finds its lines' records by
+ * one pass over its bucket (an index by line, written as records arrive, missed the cache on most).
  */
 export class KeptCells {
   private readonly buckets: Array<ByteWriter | undefined> = [];
-  /** Where line j's record starts in its bucket, or -1. */
-  private readonly recordAt: Int32Array;
+  private readonly seen: Uint8Array;
   /** Records expected in a bucket, and the bytes of those stored so far: a new bucket is made big enough. */
   private readonly perBucket: number;
   private bytes = 0;
   found = 0;
+  // The block being written: its bucket, and where each of its lines' record starts (-1: none).
+  private block = -1;
+  private bucket?: ByteWriter;
+  private readonly recordAt = new Int32Array(BLOCK_ROWS);
 
   constructor(
     lines: number,
@@ -56,48 +60,65 @@ export class KeptCells {
     readonly wanted: number,
     readonly width: number,
   ) {
-    this.recordAt = new Int32Array(lines).fill(-1);
+    this.seen = new Uint8Array(lines);
     this.perBucket = Math.ceil((BLOCK_ROWS * wanted) / Math.max(1, lines));
   }
 
   private newBucket(): ByteWriter {
-    const recordBytes = this.found > 0 ? this.bytes / this.found : 8 * this.width + 64;
+    const recordBytes = this.found > 0 ? this.bytes / this.found : 8 * this.width + 72;
     return new ByteWriter(Math.max(1 << 12, Math.ceil(this.perBucket * recordBytes * 1.2)));
   }
 
   /** Stores line j's cells: spans [spans[2k], spans[2k+1]) of `source` (k < fields), in order in one run. */
   store(line: number, source: ByteSource, spans: Float64Array, fields: number): void {
-    if (this.recordAt[line]! < 0) this.found += 1;
+    if (this.seen[line] === 0) {
+      this.seen[line] = 1;
+      this.found += 1;
+    }
     const block = Math.floor(line / BLOCK_ROWS);
     let bucket = this.buckets[block];
     if (!bucket) this.buckets[block] = bucket = this.newBucket();
     const width = this.width;
-    bucket.ensure(8 * width);
+    const header = 8 + 8 * width;
+    bucket.ensure(header);
     const at = bucket.position;
-    this.recordAt[line] = at;
     const first = fields > 0 ? spans[0]! : 0;
+    const last = fields > 0 ? spans[2 * fields - 1]! : 0;
     const view = bucket.view;
+    view.setUint32(at, line);
+    view.setUint32(at + 4, last - first);
     for (let k = 0; k < width; k++) {
       // Missing fields are empty cells, as the string-based reader made them.
-      view.setUint32(at + 8 * k, k < fields ? spans[2 * k]! - first : 0);
-      view.setUint32(at + 8 * k + 4, k < fields ? spans[2 * k + 1]! - first : 0);
+      view.setUint32(at + 8 + 8 * k, k < fields ? spans[2 * k]! - first : 0);
+      view.setUint32(at + 12 + 8 * k, k < fields ? spans[2 * k + 1]! - first : 0);
     }
-    bucket.position = at + 8 * width;
-    if (fields > 0) bucket.copy(source, first, spans[2 * fields - 1]!);
+    bucket.position = at + header;
+    if (fields > 0) bucket.copy(source, first, last);
     this.bytes += bucket.position - at;
   }
 
-  /** Writes cell k of line j. */
-  copyCell(out: ByteWriter, line: number, k: number): void {
-    const bucket = this.buckets[Math.floor(line / BLOCK_ROWS)]!;
-    const at = this.recordAt[line]!;
-    const data = at + 8 * this.width;
-    out.copy(bucket, data + bucket.view.getUint32(at + 8 * k), data + bucket.view.getUint32(at + 8 * k + 4));
+  /** Makes block b (lines b·BLOCK_ROWS …) the one cells are copied from, and frees the previous one's bucket. */
+  useBlock(block: number): void {
+    if (this.block >= 0) this.buckets[this.block] = undefined;
+    this.block = block;
+    const recordAt = this.recordAt.fill(-1);
+    const bucket = this.buckets[block];
+    if (bucket) this.bucket = bucket;
+    else return;
+    const view = bucket.view;
+    const header = 8 + 8 * this.width;
+    const first = block * BLOCK_ROWS;
+    // A later record of the same line replaces an earlier one, as the string-based reader's map did.
+    for (let at = 0; at < bucket.position; at += header + view.getUint32(at + 4)) recordAt[view.getUint32(at) - first] = at;
   }
 
-  /** Frees the bucket of a block of lines once it is written. */
-  release(block: number): void {
-    this.buckets[block] = undefined;
+  /** Writes cell k of the current block's line `index`. */
+  copyCell(out: ByteWriter, index: number, k: number): void {
+    const bucket = this.bucket!;
+    const at = this.recordAt[index]!;
+    const view = bucket.view;
+    const data = at + 8 + 8 * this.width;
+    out.copy(bucket, data + view.getUint32(at + 8 + 8 * k), data + view.getUint32(at + 12 + 8 * k));
   }
 }
 
@@ -340,13 +361,13 @@ class PeriodLineWriter {
     }
     if (freshCount > 0) for (const column of this.fresh.order) column.compute(0, freshCount, this.fresh.byName, freshRows);
     if (returningCount > 0) for (const column of this.returningOrder) column.compute(0, returningCount, this.returning!.byName, returningRows);
+    if (returningCount > 0) this.period.returningRows.kept.useBlock(blockStart / BLOCK_ROWS);
     let freshIndex = 0;
     let returningIndex = 0;
     for (let j = 0; j < count; j++) {
       if (isNew[j]) this.newLine(freshIndex++);
-      else this.returningLine(returningIndex++, blockStart + j);
+      else this.returningLine(returningIndex++, j);
     }
-    this.period.returningRows.kept.release(blockStart / BLOCK_ROWS);
   }
 
   /** The block's new row `index`. */
@@ -363,7 +384,7 @@ class PeriodLineWriter {
     this.endLine(lineStart);
   }
 
-  /** The block's returning row `index`, dataset line `line`. */
+  /** The block's returning row `index`, its line `line` (0 … BLOCK_ROWS-1). */
   private returningLine(index: number, line: number): void {
     const { out, width, separator: sep } = this;
     const columns = this.returning!.columns;
