@@ -11,10 +11,15 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 
+import { type Delimiter, escapeCell } from '../activities/storage/csv-cells';
+import { readCsvRecords } from '../activities/storage/csv-reader';
+import { ByteWriter } from '../activities/synth/byte-writer';
+import { BLOCK_ROWS } from '../activities/synth/generate';
+import { KeptCells, SegmentReader } from '../activities/synth/period-rows';
 import { generateSeriesPeriod, planSeries, type SeriesOptions } from '../activities/synth/series';
 import { parseSynthSpec } from '../activities/synth/spec';
 import { temporaryFolder } from './helpers/environment';
@@ -321,6 +326,62 @@ describe('series period bytes', () => {
       const hashes = await seriesHashes(testCase);
       if (process.env.PRINT_SERIES_HASHES) console.log(JSON.stringify({ [testCase.name]: hashes }, null, 2));
       assert.deepEqual(hashes, testCase.expected);
+    });
+  }
+});
+
+describe('reference segment reading', () => {
+  const VALUES = ['', 'plain', 'a,b', 'tab\there', 'say "hi"', '"', 'line\nbreak', 'cr\rhere', 'crlf\r\nhere', 'café ☕', 'x'.repeat(300), 'ab"c'];
+
+  /** A segment as the old reader read it: each line's cells after the entity, escaped again. */
+  async function expectedCells(path: string, delimiter: Delimiter): Promise<Map<number, string[]>> {
+    const cells = new Map<number, string[]>();
+    let header = true;
+    for await (const batch of readCsvRecords(path, delimiter)) {
+      for (const record of batch) {
+        if (!header) cells.set(Number(record[0]), record.slice(1).map((value) => escapeCell(value, delimiter)));
+        header = false;
+      }
+    }
+    return cells;
+  }
+
+  for (const delimiter of [',', '\t'] as const) {
+    it(`keeps every wanted entity's cells byte for byte, whatever the buffer size (${delimiter === ',' ? 'CSV' : 'TSV'})`, async () => {
+      const folder = await temporaryFolder('segment');
+      const path = join(folder, 'period-1.csv');
+      const entities = 3000;
+      const width = 3;
+      let text = `entity${delimiter}a${delimiter}"b ""quoted"""${delimiter}c\n`;
+      let state = 12345;
+      const next = (n: number): number => {
+        state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+        return state % n;
+      };
+      for (let e = 0; e < entities; e++) {
+        // Some lines have fewer cells than kept columns (read as empty), some more (ignored); \n or \r\n ends.
+        const cells = Array.from({ length: next(10) === 0 ? 1 + next(4) : width }, () => escapeCell(VALUES[next(VALUES.length)]!, delimiter));
+        text += `${e}${delimiter}${cells.join(delimiter)}${next(5) === 0 ? '\r\n' : '\n'}`;
+      }
+      await writeFile(path, text.slice(0, -1)); // no newline after the last line
+      const expected = await expectedCells(path, delimiter);
+      const wanted = Array.from({ length: entities }, (_, e) => e).filter(() => next(3) > 0);
+      const lineOf = new Int32Array(entities).fill(-1);
+      wanted.forEach((entity, line) => (lineOf[entity] = line));
+      for (const bufferBytes of [5, 64, 1000, 1 << 20]) {
+        const kept = new KeptCells(wanted.length, wanted.length, width);
+        await new SegmentReader(delimiter, lineOf, kept, bufferBytes).read(path);
+        assert.equal(kept.found, wanted.length, `buffer ${bufferBytes}`);
+        const out = new ByteWriter(1 << 16);
+        wanted.forEach((entity, line) => {
+          if (line % BLOCK_ROWS === 0) kept.useBlock(line / BLOCK_ROWS);
+          for (let k = 0; k < width; k++) {
+            out.position = 0;
+            kept.copyCell(out, line % BLOCK_ROWS, k);
+            assert.equal(out.buffer.toString('utf8', 0, out.position), expected.get(entity)![k] ?? '', `buffer ${bufferBytes}, entity ${entity}, cell ${k}`);
+          }
+        });
+      }
     });
   }
 });

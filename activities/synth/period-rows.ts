@@ -1,8 +1,9 @@
 /**
- * A series period's dataset written as bytes, in its shuffled order, in constant memory besides the
- * returning entities' kept cells. Returning rows take their kept cells (ids, static columns) as the
- * bytes of the reference segments, which hold them already escaped: no cell is parsed into a string and
- * escaped again, which was most of a period's time (bench:series).
+ * A series period's dataset written as bytes, in its shuffled order; what it holds in memory is the
+ * returning entities' kept cells and 4 bytes per row and per earlier entity. Returning rows take their
+ * kept cells (ids, static columns) as the bytes of the reference segments, which hold them already
+ * escaped: no cell is parsed into a string and escaped again, which was most of a period's time
+ * (bench:series).
  *
  * Lines are written block by block in the dataset's order; each block computes the new and the returning
  * rows it holds (rows in any order, see ColumnGenerator.compute). The kept cells are stored in buckets by
@@ -51,7 +52,7 @@ export class KeptCells {
   found = 0;
   // The block being written: its bucket, and where each of its lines' record starts (-1: none).
   private block = -1;
-  private bucket?: ByteWriter;
+  private bucket: ByteWriter | undefined;
   private readonly recordAt = new Int32Array(BLOCK_ROWS);
 
   constructor(
@@ -103,8 +104,8 @@ export class KeptCells {
     this.block = block;
     const recordAt = this.recordAt.fill(-1);
     const bucket = this.buckets[block];
-    if (bucket) this.bucket = bucket;
-    else return;
+    this.bucket = bucket;
+    if (!bucket) return;
     const view = bucket.view;
     const header = 8 + 8 * this.width;
     const first = block * BLOCK_ROWS;
@@ -114,8 +115,9 @@ export class KeptCells {
 
   /** Writes cell k of the current block's line `index`. */
   copyCell(out: ByteWriter, index: number, k: number): void {
-    const bucket = this.bucket!;
+    const bucket = this.bucket;
     const at = this.recordAt[index]!;
+    if (!bucket || at < 0) throw new Error(`no kept cells for line ${this.block * BLOCK_ROWS + index}`);
     const view = bucket.view;
     const data = at + 8 + 8 * this.width;
     out.copy(bucket, data + view.getUint32(at + 8 + 8 * k), data + view.getUint32(at + 12 + 8 * k));
@@ -130,13 +132,17 @@ export class KeptCells {
  * buffer's end moves to its front.
  */
 export class SegmentReader {
-  private buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+  private buffer: Buffer;
 
   constructor(
     private readonly delimiter: Delimiter,
     private readonly lineOf: Int32Array,
     private readonly kept: KeptCells,
-  ) {}
+    /** The buffer's first size (tests make records cross its end). */
+    bufferBytes = CHUNK_BYTES,
+  ) {
+    this.buffer = Buffer.allocUnsafe(bufferBytes);
+  }
 
   async read(path: string): Promise<void> {
     const scanner = new SegmentScanner(this.delimiter.charCodeAt(0), this.lineOf, this.kept);
