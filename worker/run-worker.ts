@@ -20,6 +20,7 @@ export interface WorkerProcessOptions {
   workflowBundle?: WorkflowBundle;
   /** Replaces activities, given the worker's dependencies. */
   activityOverrides?: (deps: ActivityDeps) => PipelineWorkerOptions['activityOverrides'];
+  stickyQueueScheduleToStartTimeout?: string;
 }
 
 export async function runWorkerProcess(options: WorkerProcessOptions = {}): Promise<void> {
@@ -48,6 +49,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions = {}): Prom
       dataConverter: pipelineDataConverter(keyring),
       ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
       ...(activityOverrides ? { activityOverrides } : {}),
+      ...(options.stickyQueueScheduleToStartTimeout ? { stickyQueueScheduleToStartTimeout: options.stickyQueueScheduleToStartTimeout } : {}),
     });
     logger.info(
       {
