@@ -2,6 +2,7 @@
  * Writes that never leave a half-written file under the final name: data goes to a temporary name in the
  * same folder, is flushed, then renamed (or linked, when the final name must not be replaced).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { link, mkdir, open, rename, rm } from 'node:fs/promises';
@@ -12,11 +13,41 @@ import { pipeline } from 'node:stream/promises';
 
 import { AlreadyExistsError } from '../errors';
 
-/** Temporary files are named `.<name>.tmp-<random>`; backups and fingerprints skip them. */
+/**
+ * Temporary files are named `.<name>.tmp-<12 hex>`; backups and fingerprints skip them. Inside an activity
+ * the first 8 hex digits are its temporary tag (see `withTemporaryTag`), the rest random; elsewhere all 12
+ * are random.
+ */
 export const TEMP_FILE_PATTERN = /^\..+\.tmp-[0-9a-f]{12}$/;
 
+/** Hex digits of a temporary tag: 32 bits, so two activities sharing one is a one-in-four-billion chance. */
+const TEMPORARY_TAG_LENGTH = 8;
+
+const temporaryTag = new AsyncLocalStorage<string>();
+
+/**
+ * The tag of one activity, the same for all its attempts: a retried attempt finds the temporary files its
+ * crashed predecessors left by it (activities/storage/temp-sweep.ts) and removes them.
+ */
+export function temporaryTagOf(workflowId: string, activityId: string): string {
+  return createHash('sha256').update(`${workflowId}\0${activityId}`).digest('hex').slice(0, TEMPORARY_TAG_LENGTH);
+}
+
+/** Runs `body` with temporary names carrying `tag` (set once, by the activity wrapper). */
+export function withTemporaryTag<T>(tag: string, body: () => Promise<T>): Promise<T> {
+  if (!/^[0-9a-f]{8}$/.test(tag)) throw new Error(`a temporary tag is ${TEMPORARY_TAG_LENGTH} hex digits, not ${JSON.stringify(tag)}`);
+  return temporaryTag.run(tag, body);
+}
+
+/** The tag of a temporary file's name, or undefined for a name that is not a temporary file's. */
+export function temporaryTagOfName(name: string): string | undefined {
+  return TEMP_FILE_PATTERN.test(name) ? name.slice(-12, -12 + TEMPORARY_TAG_LENGTH) : undefined;
+}
+
 export function temporaryPathFor(finalPath: string): string {
-  return join(dirname(finalPath), `.${basename(finalPath)}.tmp-${randomBytes(6).toString('hex')}`);
+  const tag = temporaryTag.getStore();
+  const suffix = tag ? `${tag}${randomBytes((12 - TEMPORARY_TAG_LENGTH) / 2).toString('hex')}` : randomBytes(6).toString('hex');
+  return join(dirname(finalPath), `.${basename(finalPath)}.tmp-${suffix}`);
 }
 
 async function fsyncFile(path: string): Promise<void> {
