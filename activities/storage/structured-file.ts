@@ -2,7 +2,7 @@
  * Reads the files people write by hand (run configs, specs): UTF-8, JSON by extension, YAML otherwise.
  * Invalid UTF-8 is refused rather than turned into replacement characters that end up in file names.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { extname } from 'node:path';
 
 import { parse as parseYaml } from 'yaml';
@@ -17,12 +17,34 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 /** Hand-written files are small; anything this big is a mistake (a data file named as a spec), refused in one line. */
 export const MAX_HAND_WRITTEN_BYTES = 64 * 1024 * 1024;
 
+/**
+ * At most `maxBytes` are read, whatever the file is: a regular file is measured first, and anything else
+ * (a device such as /dev/zero, a pipe) is read only until it passes the limit, so no file makes a reader hang.
+ */
+async function readBounded(path: string, maxBytes: number): Promise<Buffer> {
+  const handle = await open(path, 'r');
+  try {
+    const info = await handle.stat();
+    if (info.isFile() && info.size > maxBytes) throw new StructuredFileError(`(file): ${path} is ${info.size} bytes; at most ${maxBytes} are read`);
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const chunk = Buffer.alloc(Math.min(1024 * 1024, maxBytes + 1 - total));
+      const { bytesRead } = await handle.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) return Buffer.concat(chunks, total);
+      chunks.push(chunk.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > maxBytes) throw new StructuredFileError(`(file): ${path} holds more than ${maxBytes} bytes; at most ${maxBytes} are read`);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
 export async function readTextFile(path: string, maxBytes = MAX_HAND_WRITTEN_BYTES): Promise<string> {
   let bytes: Buffer;
   try {
-    const size = (await stat(path)).size;
-    if (size > maxBytes) throw new StructuredFileError(`(file): ${path} is ${size} bytes; at most ${maxBytes} are read`);
-    bytes = await readFile(path);
+    bytes = await readBounded(path, maxBytes);
   } catch (err) {
     if (err instanceof StructuredFileError) throw err;
     throw new StructuredFileError(`(file): cannot read ${path}: ${(err as Error).message}`);
