@@ -2,7 +2,7 @@
  * The data root: one folder per pipeline, layered like seed 003 (raw data never modified, derived layers
  * beside it) and written per run id, so nothing a finished run wrote is changed by a later one.
  */
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 
@@ -62,9 +62,11 @@ export function resolveDataRoot(dataHome: string, dataRoot: string, allowedRoots
   if (!allowed.some((root) => isInside(real, root))) {
     throw new BadInputError(
       `dataRoot: ${dataRoot} resolves to ${real}, outside the worker's data home${allowedRoots.length > 0 ? ' and its allowed data roots' : ''}; ` +
-        'set PIPELINE_ALLOWED_DATA_ROOTS on the worker to allow another folder',
+        'set PIPELINE_ALLOWED_DATA_ROOTS for the worker and the CLI to allow another folder',
     );
   }
+  // Layer folders cannot be made inside a file: that is the config's mistake, not something a retry fixes.
+  if (statSync(real, { throwIfNoEntry: false })?.isDirectory() === false) throw new BadInputError(`dataRoot: ${dataRoot} is a file, not a folder`);
   return resolved;
 }
 
