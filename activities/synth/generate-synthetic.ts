@@ -75,7 +75,10 @@ async function checkSize(spec: Parameters<typeof generateTableText>[0], stage: G
 export const generateSyntheticImplementation: StageImplementation<typeof generateSyntheticStage> = {
   version: 1,
   async preflight({ dataRoot, stage }) {
-    checkRows((await loadForStage(dataRoot, stage)).spec, stage);
+    // Both size guards, so a spec too big for its limits (or for the disk) is refused before the run starts.
+    const { spec } = await loadForStage(dataRoot, stage);
+    checkRows(spec, stage);
+    await checkSize(spec, stage, join(dataRoot, DATA_ROOT_LAYERS.synth));
   },
   async inputs({ dataRoot, request }) {
     const { text } = await loadForStage(dataRoot, request.stage);
