@@ -8,7 +8,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { BadInputError } from '../errors';
-import { DATA_ROOT_LAYERS } from '../runs/data-root';
+import { DATA_ROOT_LAYERS, dataRootFile } from '../runs/data-root';
 import type { StageConfigFor } from '../runs/stage-definition';
 import type { StageContext, StageImplementation } from '../runs/stage-runner';
 import type { StageOutputs } from '../runs/types';
@@ -49,7 +49,7 @@ const datasetAt = (name: string, path: string): Dataset => ({ name, path, delimi
 
 async function loadTable(dataRoot: string, stage: QaConfig): Promise<{ table: TableSpec; text: string }> {
   try {
-    const { spec, text } = await loadSynthSpec(join(dataRoot, stage.spec), stage.specFormat);
+    const { spec, text } = await loadSynthSpec(dataRootFile(dataRoot, stage.spec, 'spec'), stage.specFormat);
     const table = stage.table === undefined ? spec.tables[0] : spec.tables.find((candidate) => candidate.name === stage.table);
     if (!table) throw new BadInputError(`table: the spec has no table "${stage.table}"`);
     return { table, text };

@@ -70,6 +70,18 @@ export function resolveDataRoot(dataHome: string, dataRoot: string, allowedRoots
   return resolved;
 }
 
+/**
+ * A file a config names in the data root (a spec, a code scheme, an input), as a path. It must stay
+ * inside the data root after symlinks too: a link to /etc or to the data home's UUID tables is refused,
+ * as a data root outside the allowed folders is. `field` names the config field in the message.
+ */
+export function dataRootFile(dataRoot: string, file: string, field: string): string {
+  const path = join(dataRoot, file);
+  const real = realPathOf(path);
+  if (!isInside(real, realPathOf(dataRoot))) throw new BadInputError(`${field}: ${file} resolves to ${real}, outside the data root`);
+  return path;
+}
+
 export async function ensureDataRootLayout(root: string): Promise<void> {
   await Promise.all(Object.values(DATA_ROOT_LAYERS).map((layer) => mkdir(join(root, layer), { recursive: true })));
 }
