@@ -56,9 +56,17 @@ export async function readTextFile(path: string, maxBytes = MAX_HAND_WRITTEN_BYT
   }
 }
 
+/**
+ * YAML costs far more to read than JSON: a megabyte of one-character list items takes seconds and hundreds of
+ * megabytes of memory, 50 MB would take the reader down. Hand-written YAML is kilobytes; bigger data is JSON.
+ */
+export const MAX_YAML_BYTES = 2 * 1024 * 1024;
+
 /** JSON for `.json`, YAML (1.2 unless asked for 1.1, as PyYAML-based tools read it) for anything else. */
 export function parseStructuredText(text: string, fileName: string, yamlVersion: '1.1' | '1.2' = '1.2'): unknown {
   const json = extname(fileName).toLowerCase() === '.json';
+  const bytes = json ? 0 : Buffer.byteLength(text);
+  if (bytes > MAX_YAML_BYTES) throw new StructuredFileError(`(file): ${fileName} is ${bytes} bytes of YAML; at most ${MAX_YAML_BYTES} are read as YAML (write larger files as .json)`);
   try {
     return json ? JSON.parse(text) : parseYaml(text, { version: yamlVersion });
   } catch (err) {
