@@ -26,6 +26,7 @@ import { preflightProblems } from '../activities/registry';
 import { resolveDataRoot } from '../activities/runs/data-root';
 import { loadPipelineConfig } from '../config/load-config';
 import { ConfigError, type PipelineConfig } from '../config/pipeline-config';
+import { ProblemsError } from '../config/problems';
 import { readSettings, type Settings } from '../config/settings';
 import { createBlobStore } from '../worker/dependencies';
 import { actOnRun, connectClient, getRunStatus, listRuns, type OperatorAction, resumePipelineRun, startPipelineRun, type StartResult } from './pipeline-client';
@@ -367,6 +368,11 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv).then(
   (code) => process.exit(code),
   (err: unknown) => {
+    // Bad settings (the environment) are bad input too: one message naming the variable, no stack trace.
+    if (err instanceof ProblemsError || err instanceof BadInputError) {
+      console.error(err.message);
+      process.exit(EXIT.badInput);
+    }
     console.error(err);
     process.exit(1);
   },
