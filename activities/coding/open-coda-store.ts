@@ -2,12 +2,10 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-import { createFirestoreClient } from '../deid/firestore-uuid-table';
 import { BadInputError } from '../errors';
 import { type BlobStore, isBlobReader } from '../storage/blob-store';
 import { CodaStore, type CodaStoreOptions } from './coda-store';
 import type { CodingStoreConfig } from './coding-plan';
-import { FirestoreDocumentStore } from './firestore-document-store';
 import { localCodaStorePath,LocalDocumentStore } from './local-document-store';
 
 export interface CodaStoreDeps {
@@ -55,6 +53,8 @@ export async function openCodaStore(config: CodingStoreConfig, deps: CodaStoreDe
   if (!config.projectId) throw new BadInputError(`${description}: coding.store.projectId is required for the firestore backend`);
   const emulatorHost = (deps.env ?? process.env).FIRESTORE_EMULATOR_HOST;
   const credentials = !emulatorHost && config.credentialsFileUrl ? await readCredentials(config.credentialsFileUrl, deps, description) : undefined;
+  // Loaded when used: the Firestore client takes most of a second to load, which every CLI command would pay.
+  const [{ createFirestoreClient }, { FirestoreDocumentStore }] = await Promise.all([import('../deid/firestore-uuid-table.js'), import('./firestore-document-store.js')]);
   const firestore = createFirestoreClient({ projectId: config.projectId, ...(credentials ? { credentials } : {}), ...(emulatorHost ? { emulatorHost } : {}) });
   const documents = new FirestoreDocumentStore(firestore, description);
   return { store: new CodaStore(documents, deps.options), close: () => documents.close() };

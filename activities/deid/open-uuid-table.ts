@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 
 import { BadInputError } from '../errors';
 import { type BlobStore, isBlobReader } from '../storage/blob-store';
-import { createFirestoreClient, FirestoreUuidTable } from './firestore-uuid-table';
 import { LocalUuidTable, localUuidTablePath } from './local-uuid-table';
 import { checkTableName, type UuidTable, type UuidTableConfig } from './uuid-table';
 
@@ -42,6 +41,8 @@ export async function openUuidTable(config: UuidTableConfig, deps: UuidTableDeps
   if (!config.projectId) throw new BadInputError('the firestore UUID table needs projectId');
   const emulatorHost = (deps.env ?? process.env).FIRESTORE_EMULATOR_HOST;
   const credentials = !emulatorHost && config.credentialsFileUrl ? await readCredentials(config.credentialsFileUrl, deps) : undefined;
+  // Loaded when used: the Firestore client takes most of a second to load, which every CLI command would pay.
+  const { createFirestoreClient, FirestoreUuidTable } = await import('./firestore-uuid-table.js');
   const firestore = createFirestoreClient({ projectId: config.projectId, ...(credentials ? { credentials } : {}), ...(emulatorHost ? { emulatorHost } : {}) });
   const table = new FirestoreUuidTable({ firestore, table: config.table, uuidPrefix: config.uuidPrefix });
   return { table, close: () => firestore.terminate() };

@@ -10,7 +10,7 @@ import { basename, join, posix } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { BadInputError } from '../errors';
-import { DATA_ROOT_LAYERS } from '../runs/data-root';
+import { DATA_ROOT_LAYERS, dataRootFile } from '../runs/data-root';
 import type { StageConfigFor } from '../runs/stage-definition';
 import type { StageOutputs, StageRequest } from '../runs/types';
 import { writeFileAtomic } from '../storage/atomic-write';
@@ -98,7 +98,7 @@ const fieldOf = (spec: BatchSpec): string => (spec.field === 'spec' ? '' : `${sp
 
 async function loadBatchSpec(dataRoot: string, spec: BatchSpec, stage: QaConfig): Promise<{ spec: SynthSpec; text: string }> {
   try {
-    const { spec: loaded, text } = await loadSynthSpec(join(dataRoot, spec.path), stage.specFormat);
+    const { spec: loaded, text } = await loadSynthSpec(dataRootFile(dataRoot, spec.path, spec.field), stage.specFormat);
     return { spec: loaded, text };
   } catch (err) {
     // A single `spec` reports as it always has; a batch's spec says which entry it is.

@@ -9,7 +9,7 @@ import { dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { BadInputError } from '../errors';
-import { DATA_ROOT_LAYERS } from '../runs/data-root';
+import { DATA_ROOT_LAYERS, dataRootFile } from '../runs/data-root';
 import type { StageConfigFor } from '../runs/stage-definition';
 import type { StageImplementation } from '../runs/stage-runner';
 import type { StageOutputs } from '../runs/types';
@@ -24,15 +24,9 @@ import { SpecError } from './spec';
 
 type GenerateConfig = StageConfigFor<typeof generateSyntheticStage>;
 
-function specPath(dataRoot: string, spec: string): string {
-  const path = join(dataRoot, spec);
-  if (relative(dataRoot, path).startsWith('..')) throw new BadInputError(`spec: ${spec} is outside the data root`);
-  return path;
-}
-
 async function loadForStage(dataRoot: string, stage: GenerateConfig) {
   try {
-    const loaded = await loadSynthSpec(specPath(dataRoot, stage.spec), stage.specFormat);
+    const loaded = await loadSynthSpec(dataRootFile(dataRoot, stage.spec, 'spec'), stage.specFormat);
     return { ...loaded, spec: stage.seed === undefined ? loaded.spec : { ...loaded.spec, seed: stage.seed } };
   } catch (err) {
     if (err instanceof SpecError) throw new BadInputError(err.message);
@@ -75,7 +69,10 @@ async function checkSize(spec: Parameters<typeof generateTableText>[0], stage: G
 export const generateSyntheticImplementation: StageImplementation<typeof generateSyntheticStage> = {
   version: 1,
   async preflight({ dataRoot, stage }) {
-    checkRows((await loadForStage(dataRoot, stage)).spec, stage);
+    // Both size guards, so a spec too big for its limits (or for the disk) is refused before the run starts.
+    const { spec } = await loadForStage(dataRoot, stage);
+    checkRows(spec, stage);
+    await checkSize(spec, stage, join(dataRoot, DATA_ROOT_LAYERS.synth));
   },
   async inputs({ dataRoot, request }) {
     const { text } = await loadForStage(dataRoot, request.stage);
