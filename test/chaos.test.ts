@@ -5,7 +5,7 @@
  * synthetic tables must be byte-identical to what the engine makes from the spec.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
@@ -21,6 +21,7 @@ import { SEARCH_ATTRIBUTES } from '../config/constants';
 import { loadPipelineConfig } from '../config/load-config';
 import { parsePipelineConfig,type PipelineConfig } from '../config/pipeline-config';
 import { PROJECT_ROOT } from '../scripts/lib/tools';
+import { startWorkerProcess } from '../scripts/lib/worker-process';
 import { temporaryFolder, testServers } from './helpers/environment';
 import { createPipelineTestContext, type PipelineTestContext } from './helpers/pipeline-worker';
 import { type RapidProServer, startDemoRapidProServer } from './servers/rapid-pro-server';
@@ -38,26 +39,8 @@ describe('chaos: a worker killed in every stage', () => {
 
   /** A worker process on the test's task queue; resolves once it serves it. */
   async function startWorker(): Promise<ChildProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'worker', 'main.ts')], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: testServers.temporalAddress, PIPELINE_TASK_QUEUE: taskQueue, PIPELINE_DATA_HOME: dataHome, PIPELINE_BLOB_STORE: 'local', LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = await startWorkerProcess({ temporalAddress: testServers.temporalAddress, taskQueue, dataHome });
     spawned.push(child);
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker did not start:\n${output}`)), 60_000);
-      child.stdout!.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes('"msg":"worker started"')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.on('exit', () => reject(new Error(`worker exited early:\n${output}`)));
-    });
-    child.stdout!.resume();
-    child.stderr!.resume();
     return child;
   }
 

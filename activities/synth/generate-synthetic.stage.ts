@@ -10,6 +10,21 @@ export const specFormatOption = z.enum(SPEC_FORMATS).default('auto');
 /** Rows per shard when the config does not say: a few seconds of one core's work, a few dozen MB of CSV. */
 export const DEFAULT_SHARD_ROWS = 1_000_000;
 
+// How a table is split: the workflow derives the ranges itself, so no list of them travels in payloads.
+/** A row range [start, end) of one table. */
+export interface ShardRange {
+  index: number;
+  start: number;
+  end: number;
+}
+
+/** Consecutive ranges of `shardRows` rows (the last one shorter); an empty table is one empty shard, which writes its header. */
+export function shardRanges(rows: number, shardRows: number): ShardRange[] {
+  const ranges: ShardRange[] = [];
+  for (let start = 0, index = 0; start < rows || index === 0; start += shardRows, index++) ranges.push({ index, start, end: Math.min(rows, start + shardRows) });
+  return ranges;
+}
+
 /** Either `spec` or `specs` names what the batch generates. */
 function checkSpecs(value: unknown, ctx: z.RefinementCtx): void {
   const config = (value ?? {}) as Record<string, unknown>;

@@ -6,6 +6,7 @@
  */
 import { type ActivityDeps, type ActivityScope, asActivity, runOfRequest } from '../runs/activity-wrapper';
 import type { StageRequest, StageResult } from '../runs/types';
+import { shardRanges } from './generate-synthetic.stage';
 import {
   type ConcatInput,
   concatTable,
@@ -50,7 +51,7 @@ async function runWholeBatch(deps: ActivityDeps, request: StageRequest<GenerateS
   for (const dataset of plan.datasets.filter((candidate) => !candidate.reused)) {
     for (const table of dataset.tables) {
       const parts = [];
-      for (const shard of table.shards) parts.push(await generateShard({ job, dataset, table: table.name, shard, ...(plan.commentLine ? { commentLine: plan.commentLine } : {}) }, work));
+      for (const shard of shardRanges(table.rows, job.stage.shardRows)) parts.push(await generateShard({ job, dataset, table: table.name, shard, ...(plan.commentLine ? { commentLine: plan.commentLine } : {}) }, work));
       tables.push(await concatTable({ job, dataset, table: table.name, parts, ...(plan.commentLine ? { commentLine: plan.commentLine } : {}) }, work));
     }
   }

@@ -9,7 +9,7 @@ import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 import { stageActivityOptions } from '../runs/stage-definition';
 import type { StageActivityOptions, StageRequest, StageResult } from '../runs/types';
 import type { GenerateSyntheticActivities, GenerateSyntheticConfig } from './generate-synthetic';
-import { generateSyntheticStage } from './generate-synthetic.stage';
+import { generateSyntheticStage, shardRanges } from './generate-synthetic.stage';
 import type { ShardOutcome, TableOutcome } from './synthetic-batch';
 
 export interface SyntheticRunInput {
@@ -37,18 +37,19 @@ export async function syntheticRun(input: SyntheticRunInput): Promise<StageResul
   }
 
   const pending = plan.datasets.filter((dataset) => !dataset.reused);
-  const shards = pending.reduce((sum, dataset) => sum + dataset.tables.reduce((n, table) => n + table.shards.length, 0), 0);
+  const shards = pending.reduce((sum, dataset) => sum + dataset.tables.reduce((n, table) => n + table.shards, 0), 0);
   let shardsDone = 0;
   setCurrentDetails(`Synthetic batch: ${plan.datasets.length} dataset(s), ${pending.length} to generate in ${shards} shard(s)`);
   const commentLine = plan.commentLine ? { commentLine: plan.commentLine } : {};
   const tables: TableOutcome[] = await Promise.all(
     pending.flatMap((dataset) =>
       dataset.tables.map(async (table) => {
+        const ranges = shardRanges(table.rows, request.stage.shardRows);
         const parts: ShardOutcome[] = await Promise.all(
-          table.shards.map(async (shard) => {
+          ranges.map(async (shard) => {
             const { generateSyntheticShard } = proxyActivities<GenerateSyntheticActivities>({
               ...options,
-              summary: `${dataset.name}/${table.name}: rows ${shard.start}–${shard.end} (shard ${shard.index + 1} of ${table.shards.length})`,
+              summary: `${dataset.name}/${table.name}: rows ${shard.start}–${shard.end} (shard ${shard.index + 1} of ${ranges.length})`,
             });
             const part = await generateSyntheticShard({ job, dataset, table: table.name, shard, ...commentLine });
             shardsDone += 1;

@@ -28,7 +28,7 @@ import { globFiles, isGlobPattern } from '../storage/folder-glob';
 import { digestFile, hashOfValue, sha256Hex } from '../storage/hashing';
 import { uploadFileOnce } from '../storage/upload-once';
 import { generateTableText, writeTableFile } from './generate';
-import type { generateSyntheticStage } from './generate-synthetic.stage';
+import { type generateSyntheticStage, type ShardRange, shardRanges } from './generate-synthetic.stage';
 import { loadSynthSpec } from './load-spec';
 import { SpecError, type SynthSpec } from './spec';
 
@@ -157,23 +157,11 @@ function datasetInputsHash(dataset: LoadedDataset, job: SyntheticJob): string {
   return hashOfValue({ version: DATASET_VERSION, specSha256: dataset.specSha256, specFormat, format, seed, datestampLine, destination, ...(datestampLine ? { runId: job.runId } : {}) });
 }
 
-/** A row range [start, end) of one table. */
-export interface ShardRange {
-  index: number;
-  start: number;
-  end: number;
-}
-
-export function shardRanges(rows: number, shardRows: number): ShardRange[] {
-  const ranges: ShardRange[] = [];
-  for (let start = 0, index = 0; start < rows || index === 0; start += shardRows, index++) ranges.push({ index, start, end: Math.min(rows, start + shardRows) });
-  return ranges;
-}
-
 export interface PlannedTable {
   name: string;
   rows: number;
-  shards: ShardRange[];
+  /** How many shards (of the stage's shardRows) the table is generated in; 0 for a reused dataset. */
+  shards: number;
 }
 
 /** A dataset as every activity after the plan names it. */
@@ -265,10 +253,10 @@ export async function planBatch(job: SyntheticJob, deps: { dataRoot: string; blo
   const toGenerate: LoadedDataset[] = [];
   for (const dataset of hashed) {
     const ref: DatasetRef = { name: dataset.spec.name, spec: dataset.entry.path, field: dataset.entry.field, inputsHash: dataset.inputsHash, specSha256: dataset.specSha256 };
-    const tables = dataset.spec.tables.map((table) => ({ name: table.name, rows: table.rows, shards: shardRanges(table.rows, job.stage.shardRows) }));
+    const tables = dataset.spec.tables.map((table) => ({ name: table.name, rows: table.rows, shards: shardRanges(table.rows, job.stage.shardRows).length }));
     const earlier = job.overwrite ? undefined : await findCompletedStage(deps.dataRoot, DATASET_RECORDS, dataset.inputsHash, deps.blobStore);
     if (earlier) {
-      planned.push({ ...ref, tables: tables.map((table) => ({ ...table, shards: [] })), reused: { runId: earlier.runId, outputs: earlier.outputs } });
+      planned.push({ ...ref, tables: tables.map((table) => ({ ...table, shards: 0 })), reused: { runId: earlier.runId, outputs: earlier.outputs } });
     } else {
       planned.push({ ...ref, tables });
       toGenerate.push(dataset);
@@ -276,7 +264,7 @@ export async function planBatch(job: SyntheticJob, deps: { dataRoot: string; blo
   }
   const estimatedBytes = toGenerate.length === 0 ? 0 : await checkSizes(toGenerate, job.stage, datasetFolder(deps.dataRoot, toGenerate[0]!.spec.name, job.runId));
   deps.logger.info(
-    { event: 'SizeChecked', datasets: planned.length, reused: planned.length - toGenerate.length, rows: toGenerate.reduce((sum, dataset) => sum + totalRows(dataset.spec), 0), estimatedBytes, shards: planned.reduce((sum, dataset) => sum + dataset.tables.reduce((n, table) => n + table.shards.length, 0), 0) },
+    { event: 'SizeChecked', datasets: planned.length, reused: planned.length - toGenerate.length, rows: toGenerate.reduce((sum, dataset) => sum + totalRows(dataset.spec), 0), estimatedBytes, shards: planned.reduce((sum, dataset) => sum + dataset.tables.reduce((n, table) => n + table.shards, 0), 0) },
     'batch planned, size within the limits',
   );
   return { inputsHash, datasets: planned, ...(commentLine ? { commentLine } : {}) };
