@@ -10,6 +10,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
+import type { Client } from '@temporalio/client';
+
 import type { RunManifest } from '../activities/runs/types';
 import { connectClient, startPipelineRun } from '../client/pipeline-client';
 import { parsePipelineConfig } from '../config/pipeline-config';
@@ -24,7 +26,21 @@ export interface TemporalMeasurement {
   shards: number;
   oneWorkerSeconds: number[];
   twoWorkersSeconds: number[];
+  /** Shards each worker process ran, per timed run with 2 workers (from the child workflow's history). */
+  twoWorkersShares: number[][];
   speedup: number;
+}
+
+/** How many shard activities each worker (identity) started in a generate-synthetic child workflow. */
+async function shardsPerWorker(client: Client, workflowId: string): Promise<number[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const typeOf = new Map(history.events!.filter((event) => event.activityTaskScheduledEventAttributes).map((event) => [Number(event.eventId), event.activityTaskScheduledEventAttributes!.activityType!.name!]));
+  const counts = new Map<string, number>();
+  for (const event of history.events!) {
+    const started = event.activityTaskStartedEventAttributes;
+    if (started && typeOf.get(Number(started.scheduledEventId)) === 'generateSyntheticShard') counts.set(started.identity!, (counts.get(started.identity!) ?? 0) + 1);
+  }
+  return [...counts.values()].sort((a, b) => b - a);
 }
 
 async function startWorkers(count: number, work: string, env: NodeJS.ProcessEnv, label: string): Promise<ManagedProcess[]> {
@@ -52,12 +68,14 @@ export async function measureThroughTemporal(work: string, rows: number): Promis
     PIPELINE_TASK_QUEUE: 'bench-synth',
     PIPELINE_BLOB_STORE: 'local',
     PIPELINE_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
-    LOG_LEVEL: 'warn',
+    // info: the worker says when it serves the task queue.
+    LOG_LEVEL: 'info',
   };
   const settings = readSettings(env);
   const client = await connectClient(settings);
   // Eight shards of the big table: enough for two workers to share evenly.
   const shardRows = Math.max(1000, Math.ceil(rows / 8));
+  const shares: number[][] = [];
   const timeOneRun = async (): Promise<number> => {
     const config = parsePipelineConfig({ pipelineName: 'bench', dataRoot: 'bench', stages: [{ stage: 'generate-synthetic', spec: 'raw/specs/bench.json', shardRows }] });
     const started = process.hrtime.bigint();
@@ -67,6 +85,7 @@ export async function measureThroughTemporal(work: string, rows: number): Promis
     const manifest = (await run.handle.result()) as RunManifest;
     if (manifest.status !== 'succeeded') throw new Error(`run ${manifest.status}`);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    shares.push(await shardsPerWorker(client, `${run.workflowId}-generate-synthetic`));
     // Each run writes its own copy of the tables; only one at a time stays on the disk.
     rmSync(join(dataHome, 'bench', 'synth'), { recursive: true, force: true });
     return seconds;
@@ -89,6 +108,7 @@ export async function measureThroughTemporal(work: string, rows: number): Promis
       shards: Math.ceil(rows / shardRows),
       oneWorkerSeconds,
       twoWorkersSeconds,
+      twoWorkersShares: shares.slice(-2),
       speedup: Math.min(...oneWorkerSeconds) / Math.min(...twoWorkersSeconds),
     };
   } finally {
