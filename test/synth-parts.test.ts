@@ -11,6 +11,10 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
+import { MockActivityEnvironment } from '@temporalio/testing';
+
+import { createActivities } from '../activities';
+import type { StageResult } from '../activities/runs/types';
 import { globFiles } from '../activities/storage/folder-glob';
 import { LocalBlobStore } from '../activities/storage/local-blob-store';
 import { generateTableText } from '../activities/synth/generate';
@@ -93,6 +97,26 @@ describe('generate-synthetic parts and joins', () => {
     // A retried join after the table was committed (its result lost): the table is kept, not rebuilt from parts that are gone.
     const retried = await concatTable({ job, dataset, table: 'people', parts, commentLine }, scope);
     assert.deepEqual(retried.file, joined.file);
+  });
+
+  it('still runs the whole stage as one activity for runs whose recorded plan says so (started before shards), then skips it', async () => {
+    const dataHome = await temporaryFolder('synth-legacy');
+    await mkdir(join(dataHome, 'legacy', 'raw', 'specs'), { recursive: true });
+    await writeFile(join(dataHome, 'legacy', 'raw', 'specs', 'people.yaml'), SPEC);
+    const activities = createActivities({ dataHome, blobStore: new LocalBlobStore(join(dataHome, '.buckets')), logger: testLogger(), now: () => new Date('2026-11-22T00:00:00Z') });
+    const config = parsePipelineConfig({ pipelineName: 'legacy', dataRoot: 'legacy', stages: [{ stage: 'generate-synthetic', spec: 'raw/specs/people.yaml', shardRows: 1000 }] });
+    const request = (runId: string) => ({ runId, pipelineName: 'legacy', dataRoot: 'legacy', stage: config.stages[0]!, upstream: {}, overwrite: false });
+    const oneActivity = activities['generate-synthetic'] as (input: unknown) => Promise<StageResult>;
+    const first = (await new MockActivityEnvironment().run(oneActivity, request('run-a'))) as StageResult;
+    assert.equal(first.status, 'succeeded');
+    const { spec } = await loadSynthSpec(join(dataHome, 'legacy', 'raw', 'specs', 'people.yaml'));
+    assert.equal(sha256(await readFile(fileURLToPath(first.outputs.people!.uri))), sha256(generateTableText(spec, 'people', { format: 'csv' })));
+    assert.deepEqual((await readdir(join(dataHome, 'legacy', 'synth', 'people', 'run-a'))).sort(), ['people.csv', 'spec.json']);
+    // The alias runs from before the stage registry still call.
+    const alias = (activities as Record<string, unknown>).generateSynthetic as typeof oneActivity;
+    const second = (await new MockActivityEnvironment().run(alias, request('run-b'))) as StageResult;
+    assert.equal(second.status, 'skipped');
+    assert.deepEqual(second.outputs, first.outputs);
   });
 
   it('matches glob patterns inside the folder only: * ? ** [..] {a,b}, regular files, no hidden names', async () => {
