@@ -38,7 +38,7 @@ import { fetchSourcesImplementation } from './sources/fetch-sources';
 import { fetchSourcesStage } from './sources/fetch-sources.stage';
 import { generateSeriesActivities, loadSeries } from './synth/generate-series';
 import { generateSeriesStage } from './synth/generate-series.stage';
-import { generateSyntheticImplementation } from './synth/generate-synthetic';
+import { generateSyntheticActivities, preflightGenerateSynthetic } from './synth/generate-synthetic';
 import { generateSyntheticStage } from './synth/generate-synthetic.stage';
 
 /** Activities of a child-workflow stage, built from the worker's dependencies. */
@@ -73,7 +73,7 @@ export const STAGE_REGISTRY = [
   activityStage(codaGetStage, codaGetImplementation),
   activityStage(generateOutputsStage, generateOutputsImplementation),
   activityStage(codaAddStage, codaAddImplementation),
-  activityStage(generateSyntheticStage, generateSyntheticImplementation),
+  childWorkflowStage(generateSyntheticStage, generateSyntheticActivities, preflightGenerateSynthetic),
   childWorkflowStage(generateSeriesStage, generateSeriesActivities, async ({ dataRoot, stage }) => void (await loadSeries(dataRoot, stage))),
   // Runs planned before qa became a child workflow still schedule the one `qa` activity.
   childWorkflowStage(qaStage, (deps) => ({ ...qaBatchActivities(deps), qa: oneActivityStage(deps, qaImplementation) }), ({ dataRoot, stage }) => preflightQa(dataRoot, stage)),
