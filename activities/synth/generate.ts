@@ -158,6 +158,8 @@ export function* generateTableChunks(spec: SynthSpec, tableName: string, options
       }
       for (let c = 1; c < width; c++) {
         cellStarts[c] = out.position + 1;
+        // A cell may have ended exactly at the buffer's end: the separator needs its byte.
+        if (out.position >= out.buffer.length) out.ensure(1);
         out.byte(separator);
         columns[c]!.write(row, out);
       }
