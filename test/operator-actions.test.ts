@@ -9,9 +9,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 
-import type { ActivityDeps } from '../activities';
-import type { RunManifest } from '../activities/runs/types';
+import { type ActivityDeps, createActivities } from '../activities';
+import type { RunManifest, StageRequest } from '../activities/runs/types';
 import { actOnRun, startPipelineRun } from '../client/pipeline-client';
 import { SEARCH_ATTRIBUTES } from '../config/constants';
 import { parsePipelineConfig } from '../config/pipeline-config';
@@ -166,13 +167,19 @@ describe('a failed stage waits for an operator', () => {
   });
 
   it('checks the files a corrected stage names before retrying it', async () => {
+    // The size guards are part of the preflight now, so the stage's failure at run time is a plan that
+    // finds the disk full while maxBytes is the first value (as if the disk filled after the run began).
+    const real = createActivities(deps);
+    const planSyntheticBatch = async (request: StageRequest<{ maxBytes: number }>) => {
+      if (request.stage.maxBytes === 123_456) throw ApplicationFailure.nonRetryable("the spec's tables would take about 900 bytes, and the disk has 0 bytes free", 'BadInputError');
+      return (real.planSyntheticBatch as (input: unknown) => Promise<unknown>)(request);
+    };
     await context.withWorker(deps, async () => {
-      // The spec is fine but its tables exceed maxBytes: the stage fails when it runs.
-      const started = await start('op-files', [{ stage: 'generate-synthetic', spec: 'raw/specs/tiny.yaml', maxBytes: 10 }]);
+      const started = await start('op-files', [{ stage: 'generate-synthetic', spec: 'raw/specs/tiny.yaml', maxBytes: 123_456 }]);
       await mkdir(join(dataHome, 'op-files', 'raw', 'specs'), { recursive: true });
       await writeFile(join(dataHome, 'op-files', 'raw', 'specs', 'broken.yaml'), SPEC.replace('min: 0, max: 10', 'min: 10, max: 0'));
       const failed = await waitForStatus(started.handle, waiting);
-      assert.match(failed.stages[0]!.error ?? '', /maxBytes: the spec's tables would take about \d+ bytes, more than the limit of 10/);
+      assert.match(failed.stages[0]!.error ?? '', /the disk has 0 bytes free/);
 
       const bad = await actOnRun(context.client, started.runId, { kind: 'retry', overrides: { spec: 'raw/specs/broken.yaml', maxBytes: 1_000_000 } });
       assert.equal(bad.kind, 'refused');
@@ -182,7 +189,7 @@ describe('a failed stage waits for an operator', () => {
       const fixed = await actOnRun(context.client, started.runId, { kind: 'retry', overrides: { maxBytes: 1_000_000 } });
       assert.equal(fixed.kind, 'done');
       assert.equal(((await started.handle.result()) as RunManifest).status, 'succeeded');
-    });
+    }, { planSyntheticBatch });
   });
 
   it('fails a forgotten run when the wait limit passes', async () => {

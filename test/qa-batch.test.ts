@@ -3,7 +3,7 @@
  * index ({name, spec, table, uri}), each checked in its own activity of the qaRun child workflow, reused
  * by a rerun, redone by an overwrite, and summarised once for the batch (and in BIT's layout, one file per
  * comparison holding every dataset). The index is written here, with tables from the generator, and
- * handed to qa as the outputs of a stand-in generate-synthetic activity.
+ * handed to qa as the outputs of generate-synthetic, whose plan (a stand-in) finds the batch already done.
  */
 import assert from 'node:assert/strict';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -16,10 +16,10 @@ import { parse as parseYaml } from 'yaml';
 import { type ActivityDeps, createActivities } from '../activities';
 import { BadInputError } from '../activities/errors';
 import { type BatchDatasetEntry, planQaBatch, preflightQa, type QaConfig, type QaRequest } from '../activities/qa/qa-batch';
-import type { StageResult } from '../activities/runs/types';
 import { filesMatching } from '../activities/storage/data-root-glob';
 import { writeTableFile } from '../activities/synth/generate';
 import { parseSynthSpec } from '../activities/synth/spec';
+import type { SyntheticPlan } from '../activities/synth/synthetic-batch';
 import { parsePipelineConfig } from '../config/pipeline-config';
 import { temporaryFolder } from './helpers/environment';
 import { createPipelineTestContext, type PipelineTestContext, testBlobStore, testLogger } from './helpers/pipeline-worker';
@@ -79,8 +79,8 @@ describe('qa of a batch of specs', () => {
   });
   after(() => context.close());
 
-  /** generate-synthetic as its batch form leaves it: the index among its outputs. */
-  const generated = async (): Promise<StageResult> => ({ status: 'succeeded', inputsHash: 'batch', outputs: { datasets: { uri: pathToFileURL(index).href } }, attempt: 1 });
+  /** generate-synthetic as its batch form leaves it: the index among its outputs (its plan finds the batch done). */
+  const generated = async (): Promise<SyntheticPlan> => ({ inputsHash: 'batch', reused: { runId: 'earlier-run', outputs: { datasets: { uri: pathToFileURL(index).href } } }, datasets: [] });
 
   async function runBatch(qa: Record<string, unknown>, overwrite = false, overrides: Record<string, (input: never) => Promise<unknown>> = {}) {
     const config = parsePipelineConfig({
@@ -89,7 +89,7 @@ describe('qa of a batch of specs', () => {
       operatorWaitLimit: '0s',
       stages: [{ stage: 'generate-synthetic', spec: 'raw/specs/north.yaml' }, { stage: 'qa', specs: BATCH, ...qa }],
     });
-    const run = await context.runToEnd(deps, { config, overwrite }, { 'generate-synthetic': generated, ...overrides });
+    const run = await context.runToEnd(deps, { config, overwrite }, { planSyntheticBatch: generated, ...overrides });
     assert.equal(run.error, undefined, String(run.error));
     const history = await context.client.workflow.getHandle(`${run.workflowId}-qa`).fetchHistory();
     const activities = (history.events ?? []).flatMap((event) => (event.activityTaskScheduledEventAttributes ? [event.activityTaskScheduledEventAttributes.activityType!.name!] : []));
