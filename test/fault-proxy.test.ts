@@ -131,6 +131,35 @@ describe('fault proxy', () => {
     assert.ok(slow.counters.chunksDelayed > 0);
   });
 
+  it('draws faults per exchange on a kept-alive connection: each request its own plan', async () => {
+    const perExchange = await proxy({ seed: 7, faultsPer: 'exchange', kinds: ['delay'], delayMs: [100, 100] });
+    const socket = connect({ host: '127.0.0.1', port: perExchange.port });
+    socket.on('error', () => undefined);
+    const replies: Buffer[] = [];
+    let waiting: (() => void) | undefined;
+    socket.on('data', (chunk: Buffer) => {
+      replies.push(chunk);
+      waiting?.();
+    });
+    for (let request = 0; request < 10; request++) {
+      const answered = new Promise<void>((resolve) => (waiting = resolve));
+      socket.write(`request ${request}`);
+      await answered;
+    }
+    socket.destroy();
+    assert.equal(Buffer.concat(replies).toString(), Array.from({ length: 10 }, (_, request) => `request ${request}`).join(''));
+    assert.equal(perExchange.counters.connections, 1);
+    assert.deepEqual({ passed: perExchange.counters.passed, delayed: perExchange.counters.delayed }, { passed: 7, delayed: 3 });
+  });
+
+  it('drops an exchange: the connection is black-holed from then on', async () => {
+    const dropping = await proxy({ seed: 8, faultsPer: 'exchange', faultRate: 1, kinds: ['drop'] });
+    const result = await exchange(dropping.port, Buffer.from('anyone?'), 500);
+    assert.equal(result.ending, 'gave-up');
+    assert.equal(result.received.length, 0);
+    assert.deepEqual({ dropped: dropping.counters.dropped, bytesToTarget: dropping.counters.bytesToTarget }, { dropped: 1, bytesToTarget: 0 });
+  });
+
   it('close() destroys every socket it holds, dropped and forwarded alike', async () => {
     const closing = new FaultProxy({ target: { host: '127.0.0.1', port: echoPort }, seed: 6, faultRate: 0.5, kinds: ['drop'] });
     await closing.start();

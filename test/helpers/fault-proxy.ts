@@ -5,9 +5,12 @@
  * - `delay`: held for 200–1500 ms before it is forwarded (a slow network);
  * - `reset`: forwarded until a random number of bytes has passed, then reset (RST) mid-request or mid-reply;
  * - `drop`: accepted and never answered, until the client gives up (a black-holed connection).
- * Faults come in shuffled decks of ten connections (three faulty in each at 30 %, the kinds taking turns),
- * so even a short test meets every kind, and the same seed gives the same sequence. Passing connections
- * may also have single chunks delayed (`chunkDelayRate`), which reaches long-lived gRPC connections.
+ * Clients that keep connections alive (HTTP keep-alive, gRPC's one HTTP/2 connection) open few of them,
+ * so faults can instead be drawn per exchange (`faultsPer: 'exchange'`): each time the client speaks after
+ * the target has, as a new request does; a dropped exchange black-holes the connection from then on.
+ * Faults come in shuffled decks of ten (three faulty in each at 30 %, the kinds taking turns), so even a
+ * short test meets every kind, and the same seed gives the same sequence. Passing connections may also
+ * have single chunks delayed (`chunkDelayRate`).
  * `counters` says what the proxy did; `close()` destroys every socket it holds.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -19,14 +22,19 @@ export type ConnectionPlan = { kind: 'pass' } | { kind: 'delay'; ms: number } | 
 export interface FaultProxyOptions {
   target: { host: string; port: number };
   seed: number;
-  /** Share of connections that get a fault, in tenths (0.3 → 3 of every 10). */
+  /**
+   * What a fault is drawn for: each `connection` (the default), or each `exchange` on a connection (the
+   * client speaking after the target has), which reaches clients that keep connections alive or multiplex.
+   */
+  faultsPer?: 'connection' | 'exchange';
+  /** Share of connections (or exchanges) that get a fault, in tenths (0.3 → 3 of every 10). */
   faultRate?: number;
   /** Which faults to inject (all three by default), taking turns. */
   kinds?: readonly FaultKind[];
   delayMs?: readonly [number, number];
   /** A reset connection is reset once this many bytes (both directions together) have passed. */
   resetAfterBytes?: readonly [number, number];
-  /** Chance that one chunk of a passing connection is held back (order is kept). */
+  /** Chance that one chunk of a passing connection is held back (order is kept); per-connection faults only. */
   chunkDelayRate?: number;
   chunkDelayMs?: readonly [number, number];
 }
@@ -61,7 +69,7 @@ const DECK_SIZE = 10;
 
 export class FaultProxy {
   readonly counters: FaultCounters = { connections: 0, passed: 0, delayed: 0, resetPlanned: 0, reset: 0, dropped: 0, chunksDelayed: 0, bytesToTarget: 0, bytesToClient: 0 };
-  /** Every connection's plan, in order of arrival. */
+  /** Every connection's (or exchange's) plan, in order. */
   readonly plans: ConnectionPlan[] = [];
   private readonly random: () => number;
   private readonly server: Server;
@@ -152,33 +160,44 @@ export class FaultProxy {
     });
   }
 
+  private count(plan: ConnectionPlan): void {
+    this.plans.push(plan);
+    if (plan.kind === 'pass') this.counters.passed += 1;
+    if (plan.kind === 'delay') this.counters.delayed += 1;
+    if (plan.kind === 'reset') this.counters.resetPlanned += 1;
+    if (plan.kind === 'drop') this.counters.dropped += 1;
+  }
+
   private accept(client: Socket): void {
     this.track(client);
     if (this.closed) return void client.destroy();
-    const plan = this.nextPlan();
-    this.plans.push(plan);
     this.counters.connections += 1;
+    const perConnection = (this.options.faultsPer ?? 'connection') === 'connection';
+    const plan: ConnectionPlan = perConnection ? this.nextPlan() : { kind: 'pass' };
+    if (perConnection) this.count(plan);
     if (plan.kind === 'drop') {
-      this.counters.dropped += 1;
       client.resume(); // read and discard: the client sees its bytes go out and nothing ever come back
       return;
     }
     client.pause();
-    if (plan.kind === 'pass') this.counters.passed += 1;
-    if (plan.kind === 'delay') this.counters.delayed += 1;
-    if (plan.kind === 'reset') this.counters.resetPlanned += 1;
     const open = async (): Promise<void> => {
       if (plan.kind === 'delay') await this.wait(plan.ms);
       if (this.closed || client.destroyed) return;
       const upstream = this.track(connect({ host: this.options.target.host, port: this.options.target.port, allowHalfOpen: true }));
-      this.pair(client, upstream, plan);
+      this.pair(client, upstream, plan, !perConnection);
     };
     void open();
   }
 
-  private pair(client: Socket, upstream: Socket, plan: ConnectionPlan): void {
+  /**
+   * Forwards between the pair. With `perExchange`, each exchange (the client speaking after the target has,
+   * or first) draws its own plan: a request on a kept-alive connection, an RPC on a multiplexed one.
+   */
+  private pair(client: Socket, upstream: Socket, plan: ConnectionPlan, perExchange: boolean): void {
     let budget = plan.kind === 'reset' ? plan.afterBytes : Infinity;
     let resetDone = false;
+    let blackHoled = false;
+    let lastSpeaker: 'client' | 'target' | undefined;
     const reset = (): void => {
       if (resetDone) return;
       resetDone = true;
@@ -190,13 +209,32 @@ export class FaultProxy {
       client.destroy();
       upstream.destroy();
     };
+    const upstreamClosed = (): void => void (blackHoled || tearDown());
     client.on('close', tearDown);
-    upstream.on('close', tearDown);
-    const forward = (from: Socket, to: Socket, counter: 'bytesToTarget' | 'bytesToClient', delayChunks: boolean): void => {
+    upstream.on('close', upstreamClosed);
+    /** Applies an exchange's plan before its first chunk; false when the chunk must not be forwarded. */
+    const startExchange = async (): Promise<boolean> => {
+      const exchange = this.nextPlan();
+      this.count(exchange);
+      if (exchange.kind === 'drop') {
+        // From now on nothing passes either way, and the connection stays open until the client gives up.
+        blackHoled = true;
+        upstream.destroy();
+        return false;
+      }
+      if (exchange.kind === 'delay') await this.wait(exchange.ms);
+      if (exchange.kind === 'reset') budget = Math.min(budget, exchange.afterBytes);
+      return true;
+    };
+    const forward = (from: Socket, to: Socket, counter: 'bytesToTarget' | 'bytesToClient', speaker: 'client' | 'target'): void => {
       from.on('data', (chunk: Buffer) => {
         from.pause();
         const deliver = async (): Promise<void> => {
-          if (delayChunks && this.random() < (this.options.chunkDelayRate ?? 0)) {
+          if (blackHoled) return;
+          const newExchange = perExchange && speaker === 'client' && lastSpeaker !== 'client';
+          lastSpeaker = speaker;
+          if (newExchange && !(await startExchange())) return;
+          if (!perExchange && plan.kind === 'pass' && this.random() < (this.options.chunkDelayRate ?? 0)) {
             this.counters.chunksDelayed += 1;
             await this.wait(this.between(this.options.chunkDelayMs ?? [200, 1500]));
           }
@@ -213,17 +251,17 @@ export class FaultProxy {
           budget -= data.length;
           this.counters[counter] += data.length;
           if (!to.write(data)) await new Promise((resolve) => (to.once('drain', resolve), to.once('close', resolve)));
-          if (!from.destroyed) from.resume();
         };
-        void deliver();
+        void deliver().then(() => {
+          if (!from.destroyed) from.resume();
+        });
       });
       from.on('end', () => {
-        if (!to.destroyed) to.end();
+        if (!to.destroyed && !blackHoled) to.end();
       });
     };
-    const delayChunks = plan.kind === 'pass';
-    forward(client, upstream, 'bytesToTarget', delayChunks);
-    forward(upstream, client, 'bytesToClient', delayChunks);
+    forward(client, upstream, 'bytesToTarget', 'client');
+    forward(upstream, client, 'bytesToClient', 'target');
     upstream.on('connect', () => client.resume());
   }
 }
