@@ -249,7 +249,13 @@ export interface FirestoreClientOptions {
 }
 
 export function createFirestoreClient(options: FirestoreClientOptions): Firestore {
-  const settings: Settings = { projectId: options.projectId };
+  const settings: Settings = {
+    projectId: options.projectId,
+    // gRPC shares connections between clients process-wide by default: a connection that stopped answering
+    // would be handed to the client a retried attempt opens, and every attempt would hang on it. With a
+    // pool per client, a new client (a retried attempt) makes a new connection.
+    'grpc.use_local_subchannel_pool': 1,
+  };
   // The emulator takes no credentials; naming the universe stops the client probing for a GCE metadata server.
   if (options.emulatorHost) Object.assign(settings, { host: options.emulatorHost, ssl: false, universeDomain: 'googleapis.com' });
   else if (options.credentials) settings.credentials = options.credentials;
