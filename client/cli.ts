@@ -14,6 +14,7 @@
  * the uuids), 4 the run waits for an operator after a failed stage.
  */
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 import { type Client, ScheduleNotFoundError } from '@temporalio/client';
 import { Command } from 'commander';
@@ -24,8 +25,9 @@ import { BadInputError } from '../activities/errors';
 import { preflightProblems } from '../activities/registry';
 import { resolveDataRoot } from '../activities/runs/data-root';
 import { loadPipelineConfig } from '../config/load-config';
-import { ConfigError } from '../config/pipeline-config';
-import { readSettings } from '../config/settings';
+import { ConfigError, type PipelineConfig } from '../config/pipeline-config';
+import { ProblemsError } from '../config/problems';
+import { readSettings, type Settings } from '../config/settings';
 import { createBlobStore } from '../worker/dependencies';
 import { actOnRun, connectClient, getRunStatus, listRuns, type OperatorAction, resumePipelineRun, startPipelineRun, type StartResult } from './pipeline-client';
 import { followRun, printManifest } from './run-report';
@@ -69,6 +71,27 @@ async function reportStart(result: StartResult | { kind: 'not-found' } | { kind:
   return manifest.status === 'succeeded' ? EXIT.ok : manifest.status === 'failed-waiting' ? EXIT.waiting : EXIT.runFailed;
 }
 
+/**
+ * The checks the worker's first activity makes, made here before anything is started, as far as this
+ * machine sees what the worker sees: the data root (confined to the data home and the allowed roots,
+ * after symlinks; a folder) and the files the config names (specs, code schemes). A data root that does
+ * not exist here is the worker's to judge: the CLI may run elsewhere, with other settings.
+ */
+async function refuseBadFilesSeenHere(settings: Settings, config: PipelineConfig): Promise<void> {
+  let dataRoot: string;
+  try {
+    dataRoot = resolveDataRoot(settings.dataHome, config.dataRoot, settings.allowedDataRoots);
+  } catch (err) {
+    // A folder this machine sees outside what its settings allow (an absolute path, a symlink out of the
+    // data home) is refused here: starting the run would only have the worker refuse it after the start.
+    if (err instanceof BadInputError && existsSync(resolve(settings.dataHome, config.dataRoot))) throw new ConfigError([err.message]);
+    return;
+  }
+  if (!existsSync(dataRoot)) return;
+  const problems = await preflightProblems(config, dataRoot);
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
 /** `--set a.b=value`, repeatable: the value read as YAML, so `3`, `true` and `[a, b]` keep their types. */
 function collectSettings(text: string, settings: Record<string, unknown>): Record<string, unknown> {
   const equals = text.indexOf('=');
@@ -98,17 +121,7 @@ async function main(argv: string[]): Promise<number> {
     .option('--overwrite', 'redo stages whose outputs already exist with the same inputs')
     .action(async (options: { config: string; follow?: boolean; overwrite?: boolean }) => {
       const config = await loadPipelineConfig(options.config); // bad input stops here, before anything starts
-      // Where this machine sees the data root (the worker's usually), its files are checked here too.
-      let dataRoot: string | undefined;
-      try {
-        dataRoot = resolveDataRoot(settings.dataHome, config.dataRoot, settings.allowedDataRoots);
-      } catch {
-        dataRoot = undefined; // this machine's settings differ from the worker's: the worker decides
-      }
-      if (dataRoot && existsSync(dataRoot)) {
-        const problems = await preflightProblems(config, dataRoot);
-        if (problems.length > 0) throw new ConfigError(problems);
-      }
+      await refuseBadFilesSeenHere(settings, config);
       await withClient(async (client) =>
         reportStart(await startPipelineRun(client, { config, taskQueue: settings.taskQueue, overwrite: options.overwrite ?? false }), options.follow ?? false),
       );
@@ -205,6 +218,7 @@ async function main(argv: string[]): Promise<number> {
     if (!(options.overlap in OVERLAP_POLICIES)) throw new BadInputError(`--overlap: expected one of ${Object.keys(OVERLAP_POLICIES).join(', ')}`);
     if (!['day', 'week', 'month'].includes(options.periodUnit)) throw new BadInputError('--period-unit: expected day, week or month');
     const config = await loadPipelineConfig(options.config);
+    await refuseBadFilesSeenHere(settings, config); // as for a run: a schedule of a config its runs would refuse is refused now
     await withClient(async (client) => {
       const outcome = await createOrUpdateSchedule(client, {
         scheduleId: id,
@@ -354,6 +368,11 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv).then(
   (code) => process.exit(code),
   (err: unknown) => {
+    // Bad settings (the environment) are bad input too: one message naming the variable, no stack trace.
+    if (err instanceof ProblemsError || err instanceof BadInputError) {
+      console.error(err.message);
+      process.exit(EXIT.badInput);
+    }
     console.error(err);
     process.exit(1);
   },

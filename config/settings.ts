@@ -7,9 +7,17 @@ import { z } from 'zod';
 
 import { PIPELINE_TASK_QUEUE } from './constants';
 import { type EncryptionSettings, readEncryptionSettings } from './payload-keys';
-import { ConfigError, formatZodIssues } from './problems';
+import { formatZodIssues, ProblemsError } from './problems';
 
 const PROJECT_ROOT = resolve(__dirname, '..');
+
+/** Settings that cannot work, each problem named by its environment variable. */
+export class SettingsError extends ProblemsError {
+  override readonly name = 'SettingsError';
+  constructor(problems: string[]) {
+    super('settings (environment)', problems);
+  }
+}
 
 const settingsSchema = z.strictObject({
   temporalAddress: z.string().min(1).default('127.0.0.1:7233'),
@@ -72,18 +80,18 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   const result = settingsSchema.safeParse(raw);
   if (!result.success) {
     const names = ENV_NAMES as Record<string, string>;
-    throw new ConfigError(
+    throw new SettingsError(
       formatZodIssues(result.error).map((line) => line.replace(/^(\w+)/, (key) => names[key] ?? key)),
     );
   }
   const dataHome = resolve(result.data.dataHome);
   const encryption = readEncryptionSettings(env, dataHome);
-  if (!encryption.settings) throw new ConfigError(encryption.problems);
+  if (!encryption.settings) throw new SettingsError(encryption.problems);
   let profile: ReturnType<typeof loadClientConnectConfig>;
   try {
     profile = loadClientConnectConfig({ overrideEnvVars: Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => entry[1] !== undefined)) });
   } catch (err) {
-    throw new ConfigError([`Temporal connection (TEMPORAL_CONFIG_FILE / TEMPORAL_PROFILE / TEMPORAL_*): ${(err as Error).message}`]);
+    throw new SettingsError([`Temporal connection (TEMPORAL_CONFIG_FILE / TEMPORAL_PROFILE / TEMPORAL_*): ${(err as Error).message}`]);
   }
   const temporalAddress = profile.connectionOptions.address ?? result.data.temporalAddress;
   const temporalNamespace = profile.namespace ?? result.data.temporalNamespace;

@@ -177,14 +177,15 @@ describe('generate-synthetic stage in a pipeline run', () => {
     assert.deepEqual(manifest.stages.map((stage) => stage.status), ['pending', 'pending'], 'no stage ran');
   });
 
-  it('refuses a spec above maxRows at the start, and above maxBytes before writing anything', async () => {
+  it('refuses a spec above maxRows or maxBytes at the start, before writing anything', async () => {
     const rows = await runPipeline('raw/specs/schools.yaml', { maxRows: 1000 });
     assert.ok(rows.error instanceof WorkflowFailedError);
     assert.match(String((rows.error.cause as Error | undefined)?.message), /maxRows: the spec's tables hold 20300 rows, more than the limit of 1000/);
 
     const bytes = await runPipeline('raw/specs/schools.yaml', { maxBytes: 10_000 });
     assert.ok(bytes.error instanceof WorkflowFailedError);
-    assert.match(bytes.manifest.stages[0]!.error ?? '', /maxBytes: the spec's tables would take about \d+ bytes, more than the limit of 10000/);
+    assert.match(String((bytes.error.cause as Error | undefined)?.message), /stages\[0\] \(generate-synthetic\): maxBytes: the spec's tables would take about \d+ bytes, more than the limit of 10000/);
+    assert.ok(bytes.manifest.stages.every((stage) => stage.status === 'pending'), 'no stage ran');
     assert.equal(existsSync(join(dataHome, 'synth-demo', 'synth', 'schools', bytes.manifest.runId)), false, 'nothing was written');
   });
 
@@ -196,7 +197,8 @@ describe('generate-synthetic stage in a pipeline run', () => {
       assert.equal(started.kind, 'started');
       if (started.kind !== 'started') return;
       const folder = join(dataHome, 'synth-demo', 'synth', 'schools', started.runId);
-      const temporaryFiles = async () => (existsSync(folder) ? (await readdir(folder)).filter((name) => name.includes('.tmp-')) : []);
+      // Shards write their parts below the dataset's folder (.parts/…), through temporary names.
+      const temporaryFiles = async () => (existsSync(folder) ? (await readdir(folder, { recursive: true })).filter((name) => name.includes('.tmp-')) : []);
       for (const until = Date.now() + 60_000; (await temporaryFiles()).length === 0; ) {
         if (Date.now() > until) throw new Error('generation never started');
         await new Promise((resolve) => setTimeout(resolve, 100));

@@ -2,13 +2,11 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-import { createFirestoreClient } from '../deid/firestore-uuid-table';
 import { BadInputError } from '../errors';
 import { type BlobStore, isBlobReader } from '../storage/blob-store';
 import { operationTimeoutFrom } from '../storage/deadline';
 import { CodaStore, type CodaStoreOptions } from './coda-store';
 import type { CodingStoreConfig } from './coding-plan';
-import { FirestoreDocumentStore } from './firestore-document-store';
 import { localCodaStorePath,LocalDocumentStore } from './local-document-store';
 
 export interface CodaStoreDeps {
@@ -57,6 +55,8 @@ export async function openCodaStore(config: CodingStoreConfig, deps: CodaStoreDe
   const env = deps.env ?? process.env;
   const emulatorHost = env.FIRESTORE_EMULATOR_HOST;
   const credentials = !emulatorHost && config.credentialsFileUrl ? await readCredentials(config.credentialsFileUrl, deps, description) : undefined;
+  // Loaded when used: the Firestore client takes most of a second to load, which every CLI command would pay.
+  const [{ createFirestoreClient }, { FirestoreDocumentStore }] = await Promise.all([import('../deid/firestore-uuid-table.js'), import('./firestore-document-store.js')]);
   const firestore = createFirestoreClient({ projectId: config.projectId, ...(credentials ? { credentials } : {}), ...(emulatorHost ? { emulatorHost } : {}) });
   const documents = new FirestoreDocumentStore(firestore, description, operationTimeoutFrom(env));
   return { store: new CodaStore(documents, deps.options), close: () => documents.close() };

@@ -1,8 +1,7 @@
 /** The code scheme files a coding plan names, read and validated; every problem named by its config path. */
-import { join } from 'node:path';
-
 import { formatZodIssues } from '../../config/problems';
 import { BadInputError } from '../errors';
+import { dataRootFile } from '../runs/data-root';
 import { digestBuffer } from '../storage/hashing';
 import { readTextFile, StructuredFileError } from '../storage/structured-file';
 import { type CodeScheme, codeSchemeSchema } from './code-scheme';
@@ -33,9 +32,15 @@ export async function loadPlanCodeSchemes(dataRoot: string, plan: CodingPlan): P
           const field = `coding.datasets[${datasetIndex}].codeSchemes[${schemeIndex}].file`;
           let text: string;
           try {
-            text = await readTextFile(join(dataRoot, ref.file));
+            const path = dataRootFile(dataRoot, ref.file, field);
+            text = await readTextFile(path).catch((err: unknown) => {
+              // Why it cannot be read (missing, not UTF-8, too big), with the file as the config names it.
+              if (err instanceof StructuredFileError) throw new BadInputError(`${field}: ${err.message.replace('(file): ', '').replaceAll(path, ref.file)}`);
+              throw err;
+            });
           } catch (err) {
-            problems.push(`${field}: ${err instanceof StructuredFileError ? `cannot read ${ref.file} in the data root` : (err as Error).message}`);
+            if (!(err instanceof BadInputError)) throw err;
+            problems.push(err.message);
             return;
           }
           let document: unknown;

@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url';
 import { BadInputError } from '../errors';
 import { type BlobStore, isBlobReader } from '../storage/blob-store';
 import { operationTimeoutFrom, withDeadline } from '../storage/deadline';
-import { createFirestoreClient, FirestoreUuidTable } from './firestore-uuid-table';
 import { LocalUuidTable, localUuidTablePath } from './local-uuid-table';
 import { checkTableName, type UuidTable, type UuidTableConfig } from './uuid-table';
 
@@ -44,6 +43,8 @@ export async function openUuidTable(config: UuidTableConfig, deps: UuidTableDeps
   const env = deps.env ?? process.env;
   const emulatorHost = env.FIRESTORE_EMULATOR_HOST;
   const credentials = !emulatorHost && config.credentialsFileUrl ? await readCredentials(config.credentialsFileUrl, deps) : undefined;
+  // Loaded when used: the Firestore client takes most of a second to load, which every CLI command would pay.
+  const { createFirestoreClient, FirestoreUuidTable } = await import('./firestore-uuid-table.js');
   const firestore = createFirestoreClient({ projectId: config.projectId, ...(credentials ? { credentials } : {}), ...(emulatorHost ? { emulatorHost } : {}) });
   const table = new FirestoreUuidTable({ firestore, table: config.table, uuidPrefix: config.uuidPrefix, operationTimeoutMs: operationTimeoutFrom(env) });
   // terminate() waits for calls still pending on a dead connection: bounded, so a failed attempt ends.

@@ -7,7 +7,7 @@ import type { TopLevelSpec } from 'vega-lite';
 
 import { renderSvg, svgToPdf, svgToPng } from '../charts/render';
 import { BadInputError } from '../errors';
-import { DATA_ROOT_LAYERS } from '../runs/data-root';
+import { DATA_ROOT_LAYERS, dataRootFile } from '../runs/data-root';
 import type { StageConfigFor } from '../runs/stage-definition';
 import type { StageContext, StageImplementation } from '../runs/stage-runner';
 import type { StageOutputs } from '../runs/types';
@@ -18,14 +18,16 @@ import type { analysisGraphsStage } from './analysis-graphs.stage';
 
 type GraphsConfig = StageConfigFor<typeof analysisGraphsStage>;
 
+function inputFile(dataRoot: string, input: string): string {
+  const path = dataRootFile(dataRoot, input, 'input');
+  // A missing file is bad input: retrying cannot make it appear.
+  if (!existsSync(path)) throw new BadInputError(`input: ${input} does not exist in the data root`);
+  return path;
+}
+
 function inputPath(context: StageContext<GraphsConfig>): string {
   const { input } = context.request.stage;
-  if (typeof input === 'string') {
-    const path = join(context.dataRoot, input);
-    // A missing file is bad input: retrying cannot make it appear.
-    if (!existsSync(path)) throw new BadInputError(`input: ${input} does not exist in the data root`);
-    return path;
-  }
+  if (typeof input === 'string') return inputFile(context.dataRoot, input);
   if (input.stage === 'generate-outputs') {
     const messages = context.request.upstream['generate-outputs']?.['messages.csv'];
     if (!messages) throw new BadInputError('input: no generate-outputs stage with messages.csv before analysis-graphs');
@@ -72,7 +74,7 @@ export const analysisGraphsImplementation: StageImplementation<typeof analysisGr
       const svg = await renderSvg(chart);
       for (const format of stage.formats) {
         const file = join(folder, `${name}.${format}`);
-        await writeFileAtomic(file, format === 'svg' ? svg : format === 'png' ? await svgToPng(svg) : await svgToPdf(svg));
+        await writeFileAtomic(file, format === 'svg' ? svg : format === 'png' ? await svgToPng(svg) : await svgToPdf(svg, context.now()));
         outputs[`${name}.${format}`] = { uri: pathToFileURL(file).href };
       }
     };

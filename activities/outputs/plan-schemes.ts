@@ -3,11 +3,11 @@
  * need: a code by id, the value written for a control code, and each scheme's 0/1 columns.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 
 import { type Code, type CodeScheme, codeSchemeSchema, type ControlCode } from '../coding/code-scheme';
 import type { CodingDataset, CodingPlan } from '../coding/coding-plan';
 import { BadInputError } from '../errors';
+import { dataRootFile } from '../runs/data-root';
 import { sha256Hex } from '../storage/hashing';
 
 /** Codes the outputs write without a coder: not reviewed, and (in individuals.csv) no message at all. */
@@ -42,7 +42,7 @@ function issuesText(error: { issues: ReadonlyArray<{ path: PropertyKey[]; messag
 async function readScheme(dataRoot: string, file: string, field: string): Promise<{ scheme: CodeScheme; sha256: string }> {
   let text: string;
   try {
-    text = await readFile(join(dataRoot, file), 'utf8');
+    text = await readFile(dataRootFile(dataRoot, file, field), 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new BadInputError(`${field}: ${file} does not exist in the data root`);
     throw err;

@@ -2,7 +2,7 @@
  * The data root: one folder per pipeline, layered like seed 003 (raw data never modified, derived layers
  * beside it) and written per run id, so nothing a finished run wrote is changed by a later one.
  */
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 
@@ -62,10 +62,24 @@ export function resolveDataRoot(dataHome: string, dataRoot: string, allowedRoots
   if (!allowed.some((root) => isInside(real, root))) {
     throw new BadInputError(
       `dataRoot: ${dataRoot} resolves to ${real}, outside the worker's data home${allowedRoots.length > 0 ? ' and its allowed data roots' : ''}; ` +
-        'set PIPELINE_ALLOWED_DATA_ROOTS on the worker to allow another folder',
+        'set PIPELINE_ALLOWED_DATA_ROOTS for the worker and the CLI to allow another folder',
     );
   }
+  // Layer folders cannot be made inside a file: that is the config's mistake, not something a retry fixes.
+  if (statSync(real, { throwIfNoEntry: false })?.isDirectory() === false) throw new BadInputError(`dataRoot: ${dataRoot} is a file, not a folder`);
   return resolved;
+}
+
+/**
+ * A file a config names in the data root (a spec, a code scheme, an input), as a path. It must stay
+ * inside the data root after symlinks too: a link to /etc or to the data home's UUID tables is refused,
+ * as a data root outside the allowed folders is. `field` names the config field in the message.
+ */
+export function dataRootFile(dataRoot: string, file: string, field: string): string {
+  const path = join(dataRoot, file);
+  const real = realPathOf(path);
+  if (!isInside(real, realPathOf(dataRoot))) throw new BadInputError(`${field}: ${file} resolves to ${real}, outside the data root`);
+  return path;
 }
 
 export async function ensureDataRootLayout(root: string): Promise<void> {

@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 
 import { BadInputError } from '../errors';
 import { type ActivityDeps, asActivity, runOfRequest } from '../runs/activity-wrapper';
-import { DATA_ROOT_LAYERS } from '../runs/data-root';
+import { DATA_ROOT_LAYERS, dataRootFile } from '../runs/data-root';
 import type { StageConfigFor } from '../runs/stage-definition';
 import type { StageOutputs, StageRequest } from '../runs/types';
 import { writeFileAtomic } from '../storage/atomic-write';
@@ -31,7 +31,7 @@ export interface LoadedSeries {
 }
 
 export async function loadSeries(dataRoot: string, stage: GenerateSeriesConfig): Promise<LoadedSeries> {
-  const path = join(dataRoot, stage.spec);
+  const path = dataRootFile(dataRoot, stage.spec, 'spec');
   let loaded;
   try {
     loaded = await loadSynthSpec(path, stage.specFormat);
