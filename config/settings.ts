@@ -30,6 +30,8 @@ const settingsSchema = z.strictObject({
   localBucketsRoot: z.string().optional(),
   gcsApiEndpoint: z.url().optional(),
   gcsProjectId: z.string().optional(),
+  /** Deadline of each Cloud Storage request: a connection that never answers fails the request instead of hanging it. */
+  gcsRequestTimeoutMs: z.coerce.number().int().min(100).default(60_000),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
   /** Folders besides the data home that run configs may name as data roots (absolute, ":"-separated). */
   allowedDataRoots: z
@@ -64,6 +66,7 @@ const ENV_NAMES: Record<keyof z.input<typeof settingsSchema>, string> = {
   localBucketsRoot: 'PIPELINE_LOCAL_BUCKETS',
   gcsApiEndpoint: 'GCS_API_ENDPOINT',
   gcsProjectId: 'GCS_PROJECT_ID',
+  gcsRequestTimeoutMs: 'GCS_REQUEST_TIMEOUT_MS',
   logLevel: 'LOG_LEVEL',
   allowedDataRoots: 'PIPELINE_ALLOWED_DATA_ROOTS',
 };

@@ -9,16 +9,24 @@ import { GcsBlobStore } from '../activities/storage/gcs-blob-store';
 import { LocalBlobStore } from '../activities/storage/local-blob-store';
 import type { Settings } from '../config/settings';
 
-export function createBlobStore(settings: Settings): BlobStoreRouter {
-  const local = new LocalBlobStore(settings.localBucketsRoot);
-  if (settings.blobStore === 'local') return new BlobStoreRouter({ file: local, gs: local });
+/** The Cloud Storage store a worker uses (tests build it the same way, pointed at their endpoint). */
+export function createGcsBlobStore(settings: Pick<Settings, 'gcsApiEndpoint' | 'gcsProjectId' | 'gcsRequestTimeoutMs'>): GcsBlobStore {
   const storage = new Storage({
     ...(settings.gcsApiEndpoint ? { apiEndpoint: settings.gcsApiEndpoint } : {}),
     ...(settings.gcsProjectId ? { projectId: settings.gcsProjectId } : {}),
     // Temporal retries the whole stage; the client's own retries stay short so an attempt fails fast.
     retryOptions: { maxRetries: 2 },
+    // Without it the client sets no deadline at all (its documented 60 s default is overwritten by an
+    // undefined), and a connection that never answers hangs the attempt until the stage's timeout.
+    timeout: settings.gcsRequestTimeoutMs,
   });
-  return new BlobStoreRouter({ file: local, gs: new GcsBlobStore(storage) });
+  return new GcsBlobStore(storage, { requestTimeoutMs: settings.gcsRequestTimeoutMs });
+}
+
+export function createBlobStore(settings: Settings): BlobStoreRouter {
+  const local = new LocalBlobStore(settings.localBucketsRoot);
+  if (settings.blobStore === 'local') return new BlobStoreRouter({ file: local, gs: local });
+  return new BlobStoreRouter({ file: local, gs: createGcsBlobStore(settings) });
 }
 
 export function createActivityDeps(settings: Settings, logger: Logger): ActivityDeps {

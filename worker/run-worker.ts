@@ -27,6 +27,10 @@ export async function runWorkerProcess(options: WorkerProcessOptions = {}): Prom
   const settings = readSettings();
   const logger = createPipelineLogger(settings.logLevel).child({ component: 'worker' });
   installRuntimeLogger(logger);
+  // A client library can leave a rejected promise with no handler when one of its calls fails or is
+  // abandoned: Firestore's read-only transactions do when their first read fails (their transaction-id
+  // promise is never awaited). Node would end the process, and every activity in it; log it instead.
+  process.on('unhandledRejection', (err: unknown) => logger.error({ event: 'UnhandledRejection', err }, 'a promise was rejected with no handler'));
   // Temporary files of attempts that crashed long ago (older than any attempt may run) are removed in the
   // background: a large data home takes a while to walk, and the worker need not wait for it.
   void sweepStaleTemporaryFiles(settings.dataHome, LONGEST_STAGE_ATTEMPT_MS).then(

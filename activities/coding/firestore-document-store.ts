@@ -8,6 +8,7 @@
 import { type DocumentReference, FieldValue, type Firestore, type Query, Timestamp, type Transaction, type WriteBatch } from '@google-cloud/firestore';
 
 import { BadInputError } from '../errors';
+import { DEFAULT_OPERATION_TIMEOUT_MS, withDeadline } from '../storage/deadline';
 import {
   checkCollectionPath,
   checkDocumentPath,
@@ -63,10 +64,15 @@ function queryValue(value: QueryValue): unknown {
   return value instanceof StoreTimestamp ? toTimestamp(value.iso) : value;
 }
 
+/** How long close() waits for the client to finish: it waits for calls still pending on a dead connection. */
+const CLOSE_WAIT_MS = 5_000;
+
 export class FirestoreDocumentStore implements DocumentStore {
   constructor(
     private readonly firestore: Firestore,
     readonly description: string,
+    /** Each operation (a read, a query, a whole transaction, a commit) must answer within this. */
+    private readonly operationTimeoutMs = DEFAULT_OPERATION_TIMEOUT_MS,
   ) {}
 
   getAll(paths: readonly string[]): Promise<Array<DocumentData | undefined>> {
@@ -116,8 +122,8 @@ export class FirestoreDocumentStore implements DocumentStore {
     });
   }
 
-  close(): Promise<void> {
-    return this.firestore.terminate();
+  async close(): Promise<void> {
+    await withDeadline(this.firestore.terminate(), CLOSE_WAIT_MS, `${this.description}: closing`).catch(() => undefined);
   }
 
   private doc(path: string): DocumentReference {
@@ -157,7 +163,7 @@ export class FirestoreDocumentStore implements DocumentStore {
 
   private async translated<T>(operation: () => Promise<T>): Promise<T> {
     try {
-      return await operation();
+      return await withDeadline(operation(), this.operationTimeoutMs, this.description);
     } catch (err) {
       throw this.translate(err);
     }

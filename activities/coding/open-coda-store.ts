@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 import { BadInputError } from '../errors';
 import { type BlobStore, isBlobReader } from '../storage/blob-store';
+import { operationTimeoutFrom } from '../storage/deadline';
 import { CodaStore, type CodaStoreOptions } from './coda-store';
 import type { CodingStoreConfig } from './coding-plan';
 import { localCodaStorePath,LocalDocumentStore } from './local-document-store';
@@ -51,12 +52,13 @@ export async function openCodaStore(config: CodingStoreConfig, deps: CodaStoreDe
     return { store: new CodaStore(documents, deps.options), close: () => documents.close() };
   }
   if (!config.projectId) throw new BadInputError(`${description}: coding.store.projectId is required for the firestore backend`);
-  const emulatorHost = (deps.env ?? process.env).FIRESTORE_EMULATOR_HOST;
+  const env = deps.env ?? process.env;
+  const emulatorHost = env.FIRESTORE_EMULATOR_HOST;
   const credentials = !emulatorHost && config.credentialsFileUrl ? await readCredentials(config.credentialsFileUrl, deps, description) : undefined;
   // Loaded when used: the Firestore client takes most of a second to load, which every CLI command would pay.
   const [{ createFirestoreClient }, { FirestoreDocumentStore }] = await Promise.all([import('../deid/firestore-uuid-table.js'), import('./firestore-document-store.js')]);
   const firestore = createFirestoreClient({ projectId: config.projectId, ...(credentials ? { credentials } : {}), ...(emulatorHost ? { emulatorHost } : {}) });
-  const documents = new FirestoreDocumentStore(firestore, description);
+  const documents = new FirestoreDocumentStore(firestore, description, operationTimeoutFrom(env));
   return { store: new CodaStore(documents, deps.options), close: () => documents.close() };
 }
 

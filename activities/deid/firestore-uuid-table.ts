@@ -16,6 +16,7 @@
 import { type CollectionReference, type DocumentReference, Firestore, type Settings } from '@google-cloud/firestore';
 
 import { BadInputError } from '../errors';
+import { DEFAULT_OPERATION_TIMEOUT_MS, withDeadline } from '../storage/deadline';
 import { checkNormalisedId, checkTableName, chunksOf, forEachConcurrently, newUuid, type UuidTable, type UuidTableCounters } from './uuid-table';
 
 /** getAll takes many references per call; 300 keeps each response a moderate size and a chunk's creates within one commit (500 writes at most). */
@@ -53,6 +54,8 @@ export interface FirestoreUuidTableOptions {
   readChunkSize?: number;
   /** Chunks in flight at once. */
   concurrency?: number;
+  /** Each call (a chunk's read, create or query) must answer within this, or the attempt fails retryably. */
+  operationTimeoutMs?: number;
 }
 
 /**
@@ -96,6 +99,11 @@ export class FirestoreUuidTable implements UuidTable {
     this.mappings = this.firestore.collection('tables').doc(options.table).collection('mappings');
     this.readChunkSize = Math.min(options.readChunkSize ?? MAX_READ_CHUNK, MAX_READ_CHUNK);
     this.concurrency = options.concurrency ?? 4;
+  }
+
+  /** One call to Firestore, with the table's deadline. */
+  private call<T>(operation: Promise<T>): Promise<T> {
+    return withDeadline(operation, this.options.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS, `UUID table ${this.options.table} (Firestore)`);
   }
 
   async dataToUuids(ids: readonly string[]): Promise<Map<string, string>> {
@@ -142,7 +150,7 @@ export class FirestoreUuidTable implements UuidTable {
     const found = new Map<string, string>();
     const unique = [...new Set(uuids)].filter((uuid) => typeof uuid === 'string' && uuid.length > 0);
     await forEachConcurrently(chunksOf(unique, IN_QUERY_LIMIT), this.concurrency * 2, async (chunk) => {
-      const snapshot = await this.mappings.where('uuid', 'in', chunk).select('uuid', 'id').get();
+      const snapshot = await this.call(this.mappings.where('uuid', 'in', chunk).select('uuid', 'id').get());
       for (const doc of snapshot.docs) {
         const uuid = doc.get('uuid') as unknown;
         const id = doc.get('id') as unknown;
@@ -154,7 +162,7 @@ export class FirestoreUuidTable implements UuidTable {
 
   /** Reads the chunk's documents into `found`; returns the ids that have none. */
   private async read(ids: readonly string[], refs: Map<string, DocumentReference>, found: Map<string, string>): Promise<string[]> {
-    const snapshots = await this.firestore.getAll(...ids.map((id) => refs.get(id)!), { fieldMask: ['uuid'] });
+    const snapshots = await this.call(this.firestore.getAll(...ids.map((id) => refs.get(id)!), { fieldMask: ['uuid'] }));
     const missing: string[] = [];
     snapshots.forEach((snapshot, index) => {
       const id = ids[index]!;
@@ -178,7 +186,7 @@ export class FirestoreUuidTable implements UuidTable {
     try {
       const batch = this.firestore.batch();
       for (const { id, uuid } of candidates) batch.create(refs.get(id)!, { uuid, id });
-      await batch.commit();
+      await this.call(batch.commit());
       for (const { id, uuid } of candidates) found.set(id, uuid);
       this.counters.created += candidates.length;
       return [];
@@ -202,7 +210,7 @@ export class FirestoreUuidTable implements UuidTable {
         },
       ),
     );
-    await writer.close();
+    await this.call(writer.close());
     await Promise.all(writes);
     if (failure !== undefined) throw failure;
     return lost;
@@ -212,14 +220,14 @@ export class FirestoreUuidTable implements UuidTable {
   private checkTable(): Promise<void> {
     this.tableChecked ??= (async () => {
       const ref = this.firestore.collection('tables').doc(this.options.table);
-      let snapshot = await ref.get();
+      let snapshot = await this.call(ref.get());
       if (!snapshot.exists) {
         try {
-          await ref.create({ uuidPrefix: this.options.uuidPrefix });
+          await this.call(ref.create({ uuidPrefix: this.options.uuidPrefix }));
           return;
         } catch (err) {
           if (!isAlreadyExists(err)) throw err;
-          snapshot = await ref.get();
+          snapshot = await this.call(ref.get());
         }
       }
       const stored = snapshot.get('uuidPrefix') as unknown;
@@ -241,7 +249,13 @@ export interface FirestoreClientOptions {
 }
 
 export function createFirestoreClient(options: FirestoreClientOptions): Firestore {
-  const settings: Settings = { projectId: options.projectId };
+  const settings: Settings = {
+    projectId: options.projectId,
+    // gRPC shares connections between clients process-wide by default: a connection that stopped answering
+    // would be handed to the client a retried attempt opens, and every attempt would hang on it. With a
+    // pool per client, a new client (a retried attempt) makes a new connection.
+    'grpc.use_local_subchannel_pool': 1,
+  };
   // The emulator takes no credentials; naming the universe stops the client probing for a GCE metadata server.
   if (options.emulatorHost) Object.assign(settings, { host: options.emulatorHost, ssl: false, universeDomain: 'googleapis.com' });
   else if (options.credentials) settings.credentials = options.credentials;

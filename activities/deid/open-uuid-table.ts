@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 import { BadInputError } from '../errors';
 import { type BlobStore, isBlobReader } from '../storage/blob-store';
+import { operationTimeoutFrom, withDeadline } from '../storage/deadline';
 import { LocalUuidTable, localUuidTablePath } from './local-uuid-table';
 import { checkTableName, type UuidTable, type UuidTableConfig } from './uuid-table';
 
@@ -39,13 +40,15 @@ export async function openUuidTable(config: UuidTableConfig, deps: UuidTableDeps
     return { table, close: async () => table.close() };
   }
   if (!config.projectId) throw new BadInputError('the firestore UUID table needs projectId');
-  const emulatorHost = (deps.env ?? process.env).FIRESTORE_EMULATOR_HOST;
+  const env = deps.env ?? process.env;
+  const emulatorHost = env.FIRESTORE_EMULATOR_HOST;
   const credentials = !emulatorHost && config.credentialsFileUrl ? await readCredentials(config.credentialsFileUrl, deps) : undefined;
   // Loaded when used: the Firestore client takes most of a second to load, which every CLI command would pay.
   const { createFirestoreClient, FirestoreUuidTable } = await import('./firestore-uuid-table.js');
   const firestore = createFirestoreClient({ projectId: config.projectId, ...(credentials ? { credentials } : {}), ...(emulatorHost ? { emulatorHost } : {}) });
-  const table = new FirestoreUuidTable({ firestore, table: config.table, uuidPrefix: config.uuidPrefix });
-  return { table, close: () => firestore.terminate() };
+  const table = new FirestoreUuidTable({ firestore, table: config.table, uuidPrefix: config.uuidPrefix, operationTimeoutMs: operationTimeoutFrom(env) });
+  // terminate() waits for calls still pending on a dead connection: bounded, so a failed attempt ends.
+  return { table, close: () => withDeadline(firestore.terminate(), 5_000, 'UUID table (Firestore): closing').catch(() => undefined) };
 }
 
 /** Opens a table as a worker does: local tables under its data home, `gs://` credentials through its blob store. */

@@ -6,8 +6,14 @@ import { writeFileAtomic } from '../storage/atomic-write';
 import { runManifestPath } from './data-root';
 import type { RunManifest } from './types';
 
+/**
+ * Writes the run's manifest file without the config's `description`: free text may hold anything (a token
+ * pasted in by mistake), and the data root is backed up and uploaded; the run's record in Temporal keeps
+ * it, encrypted. A run resumed from this file therefore starts without a description.
+ */
 export async function writeRunManifest(root: string, manifest: RunManifest): Promise<void> {
-  await writeFileAtomic(runManifestPath(root, manifest.runId), `${JSON.stringify(manifest, null, 2)}\n`);
+  const { description: _freeText, ...config } = manifest.config;
+  await writeFileAtomic(runManifestPath(root, manifest.runId), `${JSON.stringify({ ...manifest, config }, null, 2)}\n`);
 }
 
 export async function readRunManifest(root: string, runId: string): Promise<RunManifest> {

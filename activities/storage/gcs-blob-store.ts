@@ -14,8 +14,19 @@ function httpStatusOf(err: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+export interface GcsBlobStoreOptions {
+  /**
+   * Deadline of a simple (multipart) upload, which the client otherwise sends with none: a dropped
+   * connection would hang the attempt. Resumable uploads resume after their own errors.
+   */
+  requestTimeoutMs?: number;
+}
+
 export class GcsBlobStore implements BlobStore, BlobReader {
-  constructor(private readonly storage: Storage) {}
+  constructor(
+    private readonly storage: Storage,
+    private readonly options: GcsBlobStoreOptions = {},
+  ) {}
 
   async putFile(localPath: string, uri: string, options: { contentType?: string } = {}): Promise<StoredObject> {
     const { bucket, name } = parseGsUri(uri);
@@ -28,6 +39,7 @@ export class GcsBlobStore implements BlobStore, BlobReader {
         preconditionOpts: { ifGenerationMatch: 0 },
         validation: 'md5',
         resumable: local.bytes > RESUMABLE_UPLOAD_BYTES,
+        ...(this.options.requestTimeoutMs ? { timeout: this.options.requestTimeoutMs } : {}),
         metadata: { contentType: options.contentType ?? 'application/octet-stream' },
       });
     } catch (err) {
