@@ -28,6 +28,8 @@ import { generateOutputsImplementation } from './outputs/generate-outputs';
 import { generateOutputsStage } from './outputs/generate-outputs.stage';
 import { qaImplementation } from './qa/qa';
 import { qaStage } from './qa/qa.stage';
+import { qaBatchActivities } from './qa/qa-activities';
+import { preflightQa } from './qa/qa-batch';
 import { type ActivityDeps, asActivity, runOfRequest } from './runs/activity-wrapper';
 import { stageActivityOptions, type StageConfigFor, stageConfigSchema, type StageDefinition, type StageRunsAs } from './runs/stage-definition';
 import { runStage, type StageImplementation } from './runs/stage-runner';
@@ -36,7 +38,7 @@ import { fetchSourcesImplementation } from './sources/fetch-sources';
 import { fetchSourcesStage } from './sources/fetch-sources.stage';
 import { generateSeriesActivities, loadSeries } from './synth/generate-series';
 import { generateSeriesStage } from './synth/generate-series.stage';
-import { generateSyntheticImplementation } from './synth/generate-synthetic';
+import { generateSyntheticActivities, preflightGenerateSynthetic } from './synth/generate-synthetic';
 import { generateSyntheticStage } from './synth/generate-synthetic.stage';
 
 /** Activities of a child-workflow stage, built from the worker's dependencies. */
@@ -71,9 +73,10 @@ export const STAGE_REGISTRY = [
   activityStage(codaGetStage, codaGetImplementation),
   activityStage(generateOutputsStage, generateOutputsImplementation),
   activityStage(codaAddStage, codaAddImplementation),
-  activityStage(generateSyntheticStage, generateSyntheticImplementation),
+  childWorkflowStage(generateSyntheticStage, generateSyntheticActivities, preflightGenerateSynthetic),
   childWorkflowStage(generateSeriesStage, generateSeriesActivities, async ({ dataRoot, stage }) => void (await loadSeries(dataRoot, stage))),
-  activityStage(qaStage, qaImplementation),
+  // Runs planned before qa became a child workflow still schedule the one `qa` activity.
+  childWorkflowStage(qaStage, (deps) => ({ ...qaBatchActivities(deps), qa: oneActivityStage(deps, qaImplementation) }), ({ dataRoot, stage }) => preflightQa(dataRoot, stage)),
   activityStage(analysisGraphsStage, analysisGraphsImplementation),
   activityStage(driveUploadStage, driveUploadImplementation),
   activityStage(backupDataRootStage, backupDataRootImplementation),
@@ -147,21 +150,25 @@ type ActivityStageName = Extract<Registry[number], { implementation: unknown }>[
 type ChildStagesActivities = UnionToIntersection<Extract<Registry[number], { activities: unknown }> extends { activities: (deps: ActivityDeps) => infer A } ? A : never>;
 export type StageActivities = Record<ActivityStageName, (request: StageRequest) => Promise<StageResult>> & ChildStagesActivities;
 
+/** A one-activity stage's activity: its implementation run by the stage runner (skip-if-done) in the activity wrapper. */
+function oneActivityStage<D extends StageDefinition>(deps: ActivityDeps, implementation: StageImplementation<D>): (request: StageRequest<{ stage: string }>) => Promise<StageResult> {
+  const openUuidTable = (config: UuidTableConfig) => openUuidTableFor(config, deps.dataHome, deps.blobStore);
+  const openCodaStore = (config: CodingStoreConfig) => openCodaStoreFor(config, deps.dataHome, deps.blobStore);
+  return asActivity(deps, (request: StageRequest<{ stage: string }>) => runOfRequest(request), (request, scope) =>
+    runStage(
+      implementation as unknown as StageImplementation,
+      { request, dataRoot: scope.dataRoot, dataHome: deps.dataHome, blobStore: deps.blobStore, logger: scope.logger, now: deps.now, reportProgress: scope.reportProgress, resumeFrom: scope.resumeFrom, signal: scope.signal, openUuidTable, openCodaStore },
+      scope.attempt,
+    ),
+  );
+}
+
 /** Every stage's activities: one per one-activity stage (named after the stage), and each child-workflow stage's own. */
 export function createStageActivities(deps: ActivityDeps): StageActivities {
   const activities: Record<string, unknown> = {};
-  const openUuidTable = (config: UuidTableConfig) => openUuidTableFor(config, deps.dataHome, deps.blobStore);
-  const openCodaStore = (config: CodingStoreConfig) => openCodaStoreFor(config, deps.dataHome, deps.blobStore);
   for (const entry of STAGE_REGISTRY) {
     if ('implementation' in entry) {
-      const implementation = entry.implementation as unknown as StageImplementation;
-      activities[entry.definition.name] = asActivity(deps, (request: StageRequest) => runOfRequest(request), (request: StageRequest, scope) =>
-        runStage(
-          implementation,
-          { request, dataRoot: scope.dataRoot, dataHome: deps.dataHome, blobStore: deps.blobStore, logger: scope.logger, now: deps.now, reportProgress: scope.reportProgress, resumeFrom: scope.resumeFrom, signal: scope.signal, openUuidTable, openCodaStore },
-          scope.attempt,
-        ),
-      );
+      activities[entry.definition.name] = oneActivityStage(deps, entry.implementation as unknown as StageImplementation);
     } else {
       Object.assign(activities, entry.activities(deps));
     }

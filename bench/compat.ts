@@ -3,7 +3,9 @@
  * git-ignored .compat-venv, writes specs with `exhibit fromdata` from exhibit's bundled sample data (plus
  * its two bundled sample specs), imports each without edits, generates N rows (default 100,000) with
  * both tools, and prints per spec: loaded or not (with the reason), the largest category-proportion
- * difference, the largest per-category numeric mean difference in sd units, and the speed ratio.
+ * difference, the largest per-category numeric mean difference in sd units, and the speed ratio. With R
+ * (Debian r-base-core, installed through apt-get when the bench runs as root), our QA's Pearson,
+ * chi-square and ANOVA p-values of each generated dataset against R's (bench/r/qa-pvalues.R).
  * Not part of npm test.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -15,6 +17,7 @@ import { parse } from 'csv-parse/sync';
 import { stringify } from 'yaml';
 import { parse as parseYaml } from 'yaml';
 
+import { analyseDataset } from '../activities/qa/dataset-qa';
 import { writeTableFile } from '../activities/synth/generate';
 import { loadSynthSpec } from '../activities/synth/load-spec';
 
@@ -77,6 +80,46 @@ function compare(ours: Rows, theirs: Rows, categorical: string[], numeric: strin
 }
 const row_ok = (v: number): boolean => Number.isFinite(v);
 
+const RSCRIPT = '/usr/bin/Rscript';
+
+/** Installs Debian's r-base-core when the bench runs as root with apt-get (CI's case); else R is optional. */
+function ensureR(): boolean {
+  if (existsSync(RSCRIPT)) return true;
+  if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version']).status !== 0) return false;
+  console.log('compat: installing Debian r-base-core (apt-get) for the p-value comparison');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', 'r-base-core']]) {
+    if (spawnSync('apt-get', args, { env, stdio: 'inherit' }).status !== 0) return false;
+  }
+  return existsSync(RSCRIPT);
+}
+
+/**
+ * Our QA's Pearson, chi-square and ANOVA p-values of a generated file against R's (bench/r/qa-pvalues.R,
+ * written for this bench): the largest absolute difference, and how many pairs were compared.
+ */
+async function compareWithR(path: string, table: Parameters<typeof analyseDataset>[1]): Promise<{ maxDiff: number; pairs: number; worst: string }> {
+  const qa = await analyseDataset(path, table, ',');
+  const r = spawnSync(RSCRIPT, [join(__dirname, 'r', 'qa-pvalues.R'), path, qa.compared.numeric.join(','), qa.compared.categorical.join(',')], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`Rscript failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
+  const theirs = parse(r.stdout, { columns: true }) as Array<{ column_1: string; column_2: string; test: string; p_value: string }>;
+  const byKey = new Map(theirs.map((row) => [`${row.column_1}|${row.column_2}|${row.test}`, row.p_value === 'NA' ? NaN : Number(row.p_value)]));
+  let maxDiff = 0;
+  let pairs = 0;
+  let worst = '';
+  for (const ours of qa.corr_p_values) {
+    const expected = byKey.get(`${ours.Comparison_column_1}|${ours.Comparison_column_2}|${ours.test}`);
+    if (expected === undefined || !Number.isFinite(expected) || !Number.isFinite(ours.p_value)) continue;
+    pairs += 1;
+    const diff = Math.abs(expected - ours.p_value);
+    if (diff >= maxDiff) {
+      maxDiff = diff;
+      worst = `${ours.test} ${ours.Comparison_column_1}/${ours.Comparison_column_2}: ours ${ours.p_value}, R ${expected}`;
+    }
+  }
+  return { maxDiff, pairs, worst };
+}
+
 async function main(): Promise<void> {
   const exhibitDir = setup();
   mkdirSync(work, { recursive: true });
@@ -91,6 +134,8 @@ async function main(): Promise<void> {
     specs.push(out);
   }
   const anonDb = join(exhibitDir, 'db', 'exhibit.db');
+  const withR = ensureR();
+  let rMaxDiff = 0;
   let loaded = 0;
   let maxCategory = 0;
   let maxMean = 0;
@@ -130,9 +175,14 @@ async function main(): Promise<void> {
     maxMean = Math.max(maxMean, meanSd);
     ratios.push(theirSeconds / oursSeconds);
     console.log(`${name}: accepted; max category diff ${category.toFixed(4)}; max per-category mean diff ${meanSd.toFixed(4)} sd; speed ${(theirSeconds / oursSeconds).toFixed(1)}× (exhibit ${theirSeconds.toFixed(1)} s, ours ${oursSeconds.toFixed(2)} s)`);
+    if (withR) {
+      const r = await compareWithR(ours, table);
+      rMaxDiff = Math.max(rMaxDiff, r.maxDiff);
+      console.log(`${name}: p-values of ${r.pairs} pairs against R: largest difference ${r.maxDiff.toExponential(2)}${r.pairs ? ` (${r.worst})` : ''}`);
+    }
   }
   const ratio = ratios.length ? Math.min(...ratios) : NaN;
-  console.log(`compat exhibit_specs=${specs.length} loaded=${loaded} max_category_diff=${maxCategory.toFixed(4)} max_mean_diff_sd=${maxMean.toFixed(4)} speed_ratio=${ratio.toFixed(1)} r_max_p_diff=${existsSync('/usr/bin/Rscript') ? 'not-run' : 'no-R'}`);
+  console.log(`compat exhibit_specs=${specs.length} loaded=${loaded} max_category_diff=${maxCategory.toFixed(4)} max_mean_diff_sd=${maxMean.toFixed(4)} speed_ratio=${ratio.toFixed(1)} r_max_p_diff=${withR ? rMaxDiff.toExponential(2) : 'no-R'}`);
 }
 
 void main();

@@ -5,7 +5,10 @@
  * writer), the ratio between them, and the speed-up of two worker processes each generating half:
  * to durable files (each fsynced, so the shared disk is part of it) and without files (generation and
  * CSV bytes only, the engine's own scaling, which is the shard2_speedup of the last line).
- * The last line is `synth rows_per_s=… ceiling_rows_per_s=… peak_rss_mb=… shard2_speedup=…` (10M rows).
+ * Then the generate-synthetic stage through Temporal (a dev server, 4M rows in shards) with 1 worker process
+ * and with 2 (bench/synth-temporal.ts): the speed-up is temporal_2workers_speedup (target 1.8 on 2 cores).
+ * The last line is `synth rows_per_s=… ceiling_rows_per_s=… peak_rss_mb=… shard2_speedup=… temporal_2workers_speedup=…`
+ * (10M rows; BENCH_SYNTH_ROWS and BENCH_SYNTH_TEMPORAL_ROWS change the sizes).
  */
 import { execFile } from 'node:child_process';
 import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
@@ -13,6 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
+
+import { stopAllProcesses } from '../scripts/lib/processes';
+import { measureThroughTemporal } from './synth-temporal';
 
 const run = promisify(execFile);
 const TASK = join(__dirname, 'synth-task.ts');
@@ -76,10 +82,19 @@ async function main(): Promise<void> {
       rmSync(join(folder, 'whole.csv'), { force: true });
       for (const name of ['ceiling-stringify.csv', 'ceiling-joiner.csv', 'part-0.csv', 'part-1.csv', 'joined.csv', 'single.csv']) rmSync(join(folder, name), { force: true });
     }
+    const temporalRows = Number(process.env.BENCH_SYNTH_TEMPORAL_ROWS ?? 4_000_000);
+    const temporal = await measureThroughTemporal(folder, temporalRows);
+    const seconds = (values: number[]) => values.map((value) => value.toFixed(2)).join(' s, ');
+    console.log(`generate-synthetic through Temporal (dev server), ${temporalRows.toLocaleString('en')} rows in ${temporal.shards} shards (+ the 10 % participants table):`);
+    console.log(`  1 worker process:   ${seconds(temporal.oneWorkerSeconds)} s`);
+    console.log(`  2 worker processes: ${seconds(temporal.twoWorkersSeconds)} s`);
+    console.log(`  speed-up (best of each): ${temporal.speedup.toFixed(2)}x (target 1.8)`);
+    last += ` temporal_2workers_speedup=${temporal.speedup.toFixed(2)}`;
   } finally {
+    await stopAllProcesses();
     rmSync(folder, { recursive: true, force: true });
   }
   console.log(last);
 }
 
-void main();
+void main().then(() => process.exit(0));

@@ -1,7 +1,7 @@
 /**
  * `npm test`: installs the Go-built tools if missing, type-checks, lints, starts one Temporal dev server, one
  * fake-gcs-server and one Firestore emulator for the whole run, runs every test file with node's test runner, and stops the servers
- * on every exit path. Extra arguments select test files.
+ * on every exit path. Extra arguments select test files. Ends with the reliability tests' summary line.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +13,7 @@ import { createPipelineLogger } from '../activities/runs/run-log';
 import { type RunningCodecServer, startCodecServer } from '../client/codec-server';
 import { ENCRYPTION_ENV, readEncryptionSettings } from '../config/payload-keys';
 import { freePort, runMain, stopAllProcesses } from './lib/processes';
+import { clearReliabilityFigures, reliabilitySummaryLine } from './lib/reliability-summary';
 import { startFakeGcsServer, startFirestoreEmulator, startTemporalDevServer } from './lib/servers';
 import { ensureChromium, ensureTool, PROJECT_ROOT, TOOLS } from './lib/tools';
 
@@ -49,6 +50,7 @@ async function main(): Promise<number> {
       `[test] Temporal dev server ${temporal.address} (pid ${temporal.process.pid}), fake-gcs-server ${gcs.endpoint} (pid ${gcs.process.pid}), Firestore emulator ${firestore.host} (pid ${firestore.process.pid}), codec server ${codecServer.url}`,
     );
 
+    clearReliabilityFigures();
     const selected = process.argv.slice(2);
     const files = selected.length > 0 ? selected : readdirSync(join(PROJECT_ROOT, 'test')).filter((name) => name.endsWith('.test.ts')).sort().map((name) => join('test', name));
     const child = spawn(
@@ -70,7 +72,9 @@ async function main(): Promise<number> {
         },
       },
     );
-    return await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+    const status = await new Promise<number>((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+    console.log(reliabilitySummaryLine());
+    return status;
   } finally {
     await stopAllProcesses();
     await codecServer?.close();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 
 import { ApplicationFailure } from '@temporalio/common';
@@ -11,6 +11,7 @@ import { BadInputError } from '../activities/errors';
 import { createStageActivities } from '../activities/registry';
 import { type ActivityDeps, asActivity } from '../activities/runs/activity-wrapper';
 import type { StageRequest, StageResult } from '../activities/runs/types';
+import { temporaryPathFor, temporaryTagOf, temporaryTagOfName } from '../activities/storage/atomic-write';
 import { LocalBlobStore } from '../activities/storage/local-blob-store';
 import { parsePipelineConfig } from '../config/pipeline-config';
 import { temporaryFolder } from './helpers/environment';
@@ -57,6 +58,49 @@ describe('the activity wrapper (errors, attempts, heartbeats, cancellation, run 
     assert.ok(transient instanceof ApplicationFailure);
     assert.equal(transient.nonRetryable, false);
     assert.deepEqual(transient.details, [{ attempt: 3 }]);
+  });
+
+  it('a retried attempt removes the temporary files its crashed predecessors left, in the data root and local stores, and keeps what its heartbeat continues', async () => {
+    const deps = { ...(await depsFor('wrapper-temp')), localStoreRoots: [] as string[] };
+    deps.localStoreRoots = [join(deps.dataHome, '.buckets'), join(deps.dataHome, '.drive')];
+    const info = { workflowExecution: { workflowId: 'pipeline-wrapped-run', runId: 'r1' }, activityId: '5' };
+    // Attempt 1 writes temporary files, then its worker dies (here: it throws before committing them).
+    const left: string[] = [];
+    const writing = asActivity(deps, () => run, async (_: undefined, scope) => {
+      for (const path of [join(scope.dataRoot, 'synth', 'table.csv'), join(deps.dataHome, '.buckets', 'logs', 'data.tar.gz'), join(deps.dataHome, '.drive', 'demo', 'messages.csv'), join(scope.dataRoot, 'raw', 'flow.jsonl')]) {
+        const temp = temporaryPathFor(path);
+        await mkdir(dirname(temp), { recursive: true });
+        await writeFile(temp, 'half-written');
+        left.push(temp);
+      }
+      scope.reportProgress({ partial: { temp: basename(left[3]!) } });
+      throw new Error('worker killed');
+    });
+    await assert.rejects(new MockActivityEnvironment({ ...info, attempt: 1 }).run(writing, undefined));
+    // Another activity's file in the same data root is not this activity's to remove.
+    const other: string = await new MockActivityEnvironment({ ...info, activityId: '6' }).run(
+      asActivity(deps, () => run, async (_: undefined, scope): Promise<string> => {
+        const temp = temporaryPathFor(join(scope.dataRoot, 'synth', 'other.csv'));
+        await writeFile(temp, 'another activity, still writing');
+        return temp;
+      }),
+      undefined,
+    );
+    for (const path of [...left, other]) assert.equal(existsSync(path), true);
+
+    const seen: boolean[][] = [];
+    const retried = asActivity(deps, () => run, async (_: undefined, scope) => {
+      seen.push([...left, other].map((path) => existsSync(path)));
+      return scope.resumeFrom;
+    });
+    await new MockActivityEnvironment({ ...info, attempt: 2, heartbeatDetails: { partial: { temp: basename(left[3]!) } } }).run(retried, undefined);
+    assert.deepEqual(seen, [[false, false, false, true, true]], 'before the body: the half-written files gone, the partial file the heartbeat names kept, the other activity untouched');
+    assert.equal(existsSync(left[3]!), false, 'the partial file, not continued by the attempt, is gone after it');
+    assert.equal(existsSync(other), true);
+    // A first attempt removes nothing (nothing crashed before it), and names its files with the same tag.
+    await new MockActivityEnvironment({ ...info, activityId: '6' }).run(asActivity(deps, () => run, async () => undefined), undefined);
+    assert.equal(existsSync(other), true);
+    assert.equal(temporaryTagOfName(basename(other)), temporaryTagOf(info.workflowExecution.workflowId, '6'));
   });
 
   it('aborts the signal the body sees when the activity is cancelled', async () => {

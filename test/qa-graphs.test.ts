@@ -110,8 +110,10 @@ describe('analysis graphs', () => {
     const png = await svgToPng(svg);
     assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
     assert.ok(png.readUInt32BE(16) > 100 && png.readUInt32BE(20) > 100, 'PNG width and height');
-    const pdf = await svgToPdf(svg);
+    const pdf = await svgToPdf(svg, new Date('2026-11-02T06:00:00Z'));
     assert.equal(pdf.subarray(0, 5).toString(), '%PDF-');
+    assert.ok(pdf.equals(await svgToPdf(svg, new Date('2026-11-02T06:00:00Z'))), 'the same chart at the same time is the same bytes');
+    assert.ok(!pdf.equals(await svgToPdf(svg, new Date('2026-11-09T06:00:00Z'))), 'its creation date is in it');
     assert.match(pdf.subarray(-6).toString(), /%%EOF/);
     const folder = await temporaryFolder('render');
     await writeFile(join(folder, 'chart.pdf'), pdf);

@@ -9,11 +9,11 @@ import { msToNumber } from '@temporalio/common/lib/time';
 
 import { AlreadyExistsError, BadInputError } from '../activities/errors';
 import { STAGE_REGISTRY } from '../activities/registry';
-import { temporaryPathFor, writeFileAtomic } from '../activities/storage/atomic-write';
+import { TEMP_FILE_PATTERN, temporaryPathFor, temporaryTagOf, temporaryTagOfName, withTemporaryTag, writeFileAtomic } from '../activities/storage/atomic-write';
 import { GcsBlobStore } from '../activities/storage/gcs-blob-store';
 import { digestBuffer } from '../activities/storage/hashing';
 import { LocalBlobStore } from '../activities/storage/local-blob-store';
-import { sweepStaleTemporaryFiles } from '../activities/storage/temp-sweep';
+import { removeTaggedTemporaryFiles, sweepStaleTemporaryFiles, temporaryNamesIn } from '../activities/storage/temp-sweep';
 import { parsePipelineConfig } from '../config/pipeline-config';
 import { LONGEST_STAGE_ATTEMPT_MS } from '../config/schema-parts';
 import { createTestBucket, fakeGcsStorage, temporaryFolder } from './helpers/environment';
@@ -51,6 +51,43 @@ describe('atomic writes', () => {
     assert.equal(existsSync(stale), false);
     assert.equal(existsSync(fresh), true, 'a temporary file an attempt may still be writing stays');
     assert.equal(existsSync(join(folder, 'synth', 'run-1', 'kept.csv')), true, 'finished files are never touched');
+  });
+
+  it("names an activity's temporary files with its tag, and removes that tag's files alone, except those a heartbeat names", async () => {
+    const folder = await temporaryFolder('tagged');
+    const buckets = await temporaryFolder('tagged-buckets');
+    const tag = temporaryTagOf('pipeline-demo-run-1', '7');
+    assert.match(tag, /^[0-9a-f]{8}$/);
+    assert.equal(temporaryTagOf('pipeline-demo-run-1', '7'), tag, 'every attempt of one activity has one tag');
+    assert.notEqual(temporaryTagOf('pipeline-demo-run-1', '8'), tag);
+    assert.notEqual(temporaryTagOf('pipeline-demo-run-2', '7'), tag);
+
+    // What a crashed attempt left: two half-written files in the data root, one in a local bucket, and the
+    // partial file its last heartbeat named; beside them, another activity's temporary file and data.
+    const crashed = await withTemporaryTag(tag, async () => [
+      temporaryPathFor(join(folder, 'synth', 'run-1', 'big.csv')),
+      temporaryPathFor(join(folder, 'backups', 'data-run-1.tar.gz')),
+      temporaryPathFor(join(buckets, 'logs', 'runs', 'data-run-1.tar.gz')),
+    ]);
+    const partial = await withTemporaryTag(tag, async () => temporaryPathFor(join(folder, 'raw', 'rapid-pro', 'run-1', 'flow.jsonl')));
+    const other = await withTemporaryTag(temporaryTagOf('pipeline-demo-run-1', '8'), async () => temporaryPathFor(join(folder, 'synth', 'run-1', 'other.csv')));
+    const untagged = temporaryPathFor(join(folder, 'synth', 'run-1', 'untagged.csv'));
+    for (const path of [...crashed, partial, other, untagged, join(folder, 'synth', 'run-1', 'kept.csv')]) {
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(path, 'half');
+    }
+    for (const path of [...crashed, partial, other, untagged]) assert.match(path.slice(path.lastIndexOf('/') + 1), TEMP_FILE_PATTERN, 'backups and the sweep still know them');
+    for (const path of [...crashed, partial]) assert.equal(temporaryTagOfName(path.slice(path.lastIndexOf('/') + 1)), tag);
+    assert.equal(temporaryTagOfName('kept.csv'), undefined);
+
+    const heartbeat = { version: 1, unit: { name: 'flow.jsonl', partial: { temp: partial.slice(partial.lastIndexOf('/') + 1), bytes: 4 } } };
+    assert.deepEqual([...temporaryNamesIn(heartbeat)], [heartbeat.unit.partial.temp]);
+    // The buckets root given twice and a folder inside the data root are walked once.
+    const removed = await removeTaggedTemporaryFiles([folder, buckets, join(folder, 'synth'), buckets], tag, temporaryNamesIn(heartbeat));
+    assert.deepEqual(removed, { removed: 3, bytes: 12 });
+    for (const path of crashed) assert.equal(existsSync(path), false, path);
+    for (const path of [partial, other, untagged, join(folder, 'synth', 'run-1', 'kept.csv')]) assert.equal(existsSync(path), true, path);
+    assert.deepEqual(await removeTaggedTemporaryFiles([folder], tag), { removed: 1, bytes: 4 }, 'without a heartbeat naming it, the partial file goes too');
   });
 });
 

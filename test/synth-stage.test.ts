@@ -197,7 +197,8 @@ describe('generate-synthetic stage in a pipeline run', () => {
       assert.equal(started.kind, 'started');
       if (started.kind !== 'started') return;
       const folder = join(dataHome, 'synth-demo', 'synth', 'schools', started.runId);
-      const temporaryFiles = async () => (existsSync(folder) ? (await readdir(folder)).filter((name) => name.includes('.tmp-')) : []);
+      // Shards write their parts below the dataset's folder (.parts/…), through temporary names.
+      const temporaryFiles = async () => (existsSync(folder) ? (await readdir(folder, { recursive: true })).filter((name) => name.includes('.tmp-')) : []);
       for (const until = Date.now() + 60_000; (await temporaryFiles()).length === 0; ) {
         if (Date.now() > until) throw new Error('generation never started');
         await new Promise((resolve) => setTimeout(resolve, 100));

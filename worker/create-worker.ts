@@ -34,6 +34,11 @@ export interface PipelineWorkerOptions {
   workflowBundle?: WorkflowBundle;
   /** Replaces activities, for tests about orchestration alone. */
   activityOverrides?: Record<string, (input: never) => Promise<unknown>>;
+  /**
+   * How long a workflow task waits on this worker's own (sticky) queue before any worker may take it; the
+   * SDK's default, 10 s, is how long a run stalls after its worker dies. Tests killing workers shorten it.
+   */
+  stickyQueueScheduleToStartTimeout?: string;
 }
 
 export async function createPipelineWorker(options: PipelineWorkerOptions): Promise<Worker> {
@@ -49,5 +54,6 @@ export async function createPipelineWorker(options: PipelineWorkerOptions): Prom
     // Heartbeats reach the server at least this often, so a cancel or terminate reaches a running stage
     // (its abort signal) within seconds rather than the SDK's default of up to a minute.
     maxHeartbeatThrottleInterval: '3s',
+    ...(options.stickyQueueScheduleToStartTimeout ? { stickyQueueScheduleToStartTimeout: options.stickyQueueScheduleToStartTimeout } : {}),
   });
 }

@@ -3,6 +3,7 @@ import { Storage } from '@google-cloud/storage';
 import type { Logger } from 'pino';
 
 import type { ActivityDeps } from '../activities';
+import { localDrivesFolder } from '../activities/drive/local-drive';
 import { BlobStoreRouter } from '../activities/storage/blob-store';
 import { GcsBlobStore } from '../activities/storage/gcs-blob-store';
 import { LocalBlobStore } from '../activities/storage/local-blob-store';
@@ -21,5 +22,12 @@ export function createBlobStore(settings: Settings): BlobStoreRouter {
 }
 
 export function createActivityDeps(settings: Settings, logger: Logger): ActivityDeps {
-  return { dataHome: settings.dataHome, allowedDataRoots: settings.allowedDataRoots, blobStore: createBlobStore(settings), logger, now: () => new Date() };
+  return {
+    dataHome: settings.dataHome,
+    allowedDataRoots: settings.allowedDataRoots,
+    blobStore: createBlobStore(settings),
+    localStoreRoots: [settings.localBucketsRoot, localDrivesFolder(settings.dataHome)],
+    logger,
+    now: () => new Date(),
+  };
 }

@@ -1,55 +1,7 @@
 /** The worker process: `npm run worker`. Stops gracefully on SIGINT/SIGTERM. */
-import { NativeConnection } from '@temporalio/worker';
+import { runWorkerProcess } from './run-worker';
 
-import { createPipelineLogger } from '../activities/runs/run-log';
-import { sweepStaleTemporaryFiles } from '../activities/storage/temp-sweep';
-import { keyringFor, pipelineDataConverter } from '../config/data-converter';
-import { LONGEST_STAGE_ATTEMPT_MS } from '../config/schema-parts';
-import { readSettings } from '../config/settings';
-import { createPipelineWorker, installRuntimeLogger } from './create-worker';
-import { createActivityDeps } from './dependencies';
-
-async function main(): Promise<void> {
-  const settings = readSettings();
-  const logger = createPipelineLogger(settings.logLevel).child({ component: 'worker' });
-  installRuntimeLogger(logger);
-  // Temporary files of attempts that crashed long ago (older than any attempt may run) are removed in the
-  // background: a large data home takes a while to walk, and the worker need not wait for it.
-  void sweepStaleTemporaryFiles(settings.dataHome, LONGEST_STAGE_ATTEMPT_MS).then(
-    (swept) => {
-      if (swept.removed > 0) logger.info({ event: 'TempFilesSwept', ...swept }, 'removed stale temporary files of crashed attempts');
-    },
-    (err: unknown) => logger.warn({ event: 'TempFilesSweepFailed', err }, 'could not sweep stale temporary files'),
-  );
-  // With no keys configured, the data home's local key (generated here the first time).
-  const keyring = keyringFor(settings);
-  const connection = await NativeConnection.connect(settings.temporalConnection);
-  try {
-    const worker = await createPipelineWorker({
-      connection,
-      namespace: settings.temporalNamespace,
-      taskQueue: settings.taskQueue,
-      deps: createActivityDeps(settings, logger),
-      dataConverter: pipelineDataConverter(keyring),
-    });
-    logger.info(
-      {
-        taskQueue: settings.taskQueue,
-        address: settings.temporalAddress,
-        dataHome: settings.dataHome,
-        blobStore: settings.blobStore,
-        payloadEncryption: { keys: settings.encryption.source === 'environment' ? 'PIPELINE_ENCRYPTION_KEYS' : settings.encryption.file, activeKeyId: keyring.activeKeyId },
-      },
-      'worker started',
-    );
-    await worker.run();
-    logger.info('worker stopped');
-  } finally {
-    await connection.close();
-  }
-}
-
-main().catch((err: unknown) => {
+runWorkerProcess().catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });

@@ -32,6 +32,7 @@ export async function createDataRootBackup(
   dataRoot: string,
   archivePath: string,
   onProgress: (bytesWritten: number) => void = () => undefined,
+  signal?: AbortSignal,
 ): Promise<BackupArchive> {
   const topLevel = (await readdir(dataRoot)).filter((name) => !NOT_BACKED_UP.has(name) && !isJunkFile(name)).sort();
   let files = 0;
@@ -49,7 +50,8 @@ export async function createDataRootBackup(
     topLevel,
   );
   // node-tar's Pack is a minipass stream; Readable.from adapts it to Node streams.
-  const written = await streamToFileAtomic(Readable.from(tarStream), archivePath, { onProgress });
+  // Cancelled (activity cancelled, worker shutting down): the write stops and its temporary file is removed.
+  const written = await streamToFileAtomic(Readable.from(tarStream), archivePath, { onProgress, ...(signal ? { signal } : {}) });
   const checksumPath = `${archivePath}.sha256`;
   await writeFileAtomic(checksumPath, `${written.sha256}  ${basename(archivePath)}\n`);
   return { path: archivePath, checksumPath, files, ...written };
@@ -60,10 +62,8 @@ export const backupDataRootImplementation: StageImplementation<typeof backupData
   async inputs({ dataRoot }) {
     return { dataRoot: await fingerprintDataRoot(dataRoot) };
   },
-  async run({ dataRoot, request, logger, reportProgress }: StageContext<StageConfigFor<typeof backupDataRootStage>>) {
-    const archive = await createDataRootBackup(dataRoot, backupArchivePath(dataRoot, request.runId), (bytes) =>
-      reportProgress({ bytesWritten: bytes }),
-    );
+  async run({ dataRoot, request, logger, reportProgress, signal }: StageContext<StageConfigFor<typeof backupDataRootStage>>) {
+    const archive = await createDataRootBackup(dataRoot, backupArchivePath(dataRoot, request.runId), (bytes) => reportProgress({ bytesWritten: bytes }), signal);
     logger.info({ event: 'BackingUpData', archive: archive.path, bytes: archive.bytes, files: archive.files }, 'data root backed up');
     const outputs: StageOutputs = {
       archive: { uri: pathToFileURL(archive.path).href, bytes: archive.bytes, sha256: archive.sha256, md5: archive.md5 },

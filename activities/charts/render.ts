@@ -47,11 +47,12 @@ export async function svgToPng(svg: string, scale = 2): Promise<Buffer> {
   return image.asPng();
 }
 
-export async function svgToPdf(svg: string): Promise<Buffer> {
+/** `createdAt` is the PDF's CreationDate (and seeds its file ID): from the stage's clock, so a rerun at the same time makes the same bytes. */
+export async function svgToPdf(svg: string, createdAt: Date): Promise<Buffer> {
   const [{ default: PDFDocument }, { default: SVGtoPDF }] = await Promise.all([import('pdfkit'), import('svg-to-pdfkit')]);
   const width = Number(/<svg[^>]*\swidth="([\d.]+)"/.exec(svg)?.[1] ?? 600);
   const height = Number(/<svg[^>]*\sheight="([\d.]+)"/.exec(svg)?.[1] ?? 400);
-  const document = new PDFDocument({ size: [width, height], margin: 0, info: { Title: 'chart' } });
+  const document = new PDFDocument({ size: [width, height], margin: 0, info: { Title: 'chart', CreationDate: createdAt } });
   document.registerFont(CHART_FONT, FONT_FILES[0]!);
   document.registerFont(`${CHART_FONT} Bold`, FONT_FILES[1]!);
   const chunks: Buffer[] = [];

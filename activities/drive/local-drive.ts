@@ -12,9 +12,14 @@ import { streamToFileAtomic } from '../storage/atomic-write';
 import { digestFile } from '../storage/hashing';
 import type { DriveStore, FileToUpload, UploadedFile } from './drive-store';
 
-/** The folder standing in for Drive: under the data home, beside the local buckets and UUID tables. */
+/** The folder holding every local Drive: under the data home, beside the local buckets and UUID tables. */
+export function localDrivesFolder(dataHome: string): string {
+  return join(dataHome, '.drive');
+}
+
+/** The folder standing in for the Drive named `name`. */
 export function localDriveRoot(dataHome: string, name: string): string {
-  return join(dataHome, '.drive', name);
+  return join(localDrivesFolder(dataHome), name);
 }
 
 export class LocalDriveStore implements DriveStore {

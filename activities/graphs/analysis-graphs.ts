@@ -74,7 +74,7 @@ export const analysisGraphsImplementation: StageImplementation<typeof analysisGr
       const svg = await renderSvg(chart);
       for (const format of stage.formats) {
         const file = join(folder, `${name}.${format}`);
-        await writeFileAtomic(file, format === 'svg' ? svg : format === 'png' ? await svgToPng(svg) : await svgToPdf(svg));
+        await writeFileAtomic(file, format === 'svg' ? svg : format === 'png' ? await svgToPng(svg) : await svgToPdf(svg, context.now()));
         outputs[`${name}.${format}`] = { uri: pathToFileURL(file).href };
       }
     };

@@ -65,16 +65,18 @@ export interface ReportDataset {
   qa: DatasetQa;
   verdict: KsVerdict;
   plotSvg: string;
+  /** The spec and table it was checked against (a batch may hold several). */
+  checkedAgainst?: { spec: string; table: string };
 }
 
 export function htmlReport(title: string, datasets: ReportDataset[], overall: { verdict: KsVerdict; plotSvg: string }, alpha: number): string {
   const badge = (verdict: KsVerdict): string =>
     `<span class="${verdict.passed ? 'pass' : 'fail'}">${verdict.passed ? 'PASS' : 'FAIL'}</span> KS p = ${formatNumber(verdict.ks_p_value)} over ${verdict.p_values} p-values${verdict.reason ? ` (${escapeHtml(verdict.reason)})` : ''}`;
   const sections = datasets.map(
-    ({ name, qa, verdict, plotSvg }) => `
+    ({ name, qa, verdict, plotSvg, checkedAgainst }) => `
 <section>
 <h2>${escapeHtml(name)}</h2>
-<p>${qa.rows.toLocaleString('en')} rows. ${badge(verdict)}</p>
+<p>${checkedAgainst ? `Checked against table ${escapeHtml(checkedAgainst.table)} of ${escapeHtml(checkedAgainst.spec)}. ` : ''}${qa.rows.toLocaleString('en')} rows. ${badge(verdict)}</p>
 <div class="plot">${plotSvg}</div>
 <h3>Numeric columns</h3>
 ${table(['column', 'statistic', 'spec', 'synthetic'], qa.numerical_metrics_comparison.map((m) => [m.Name, m.stat, m.expected, m.value]))}

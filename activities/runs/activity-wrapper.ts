@@ -2,7 +2,8 @@
  * The one place for what every activity shares: error translation (bad input is never retried), the
  * attempt number on every failure, heartbeats (progress details, re-sent every few seconds so a long
  * upload is not taken for a dead worker, and handed to a retried attempt as `resumeFrom`), cancellation
- * (an AbortSignal) and the run's own log file. The registry applies it to every activity it registers,
+ * (an AbortSignal), the run's own log file, and temporary files named after the activity, so a retried
+ * attempt removes those its crashed predecessors left. The registry applies it to every activity it registers,
  * so a stage's implementation is just its domain code with its dependencies.
  */
 import { Context } from '@temporalio/activity';
@@ -11,7 +12,9 @@ import type { Logger } from 'pino';
 
 import { ProblemsError } from '../../config/problems';
 import { AlreadyExistsError, BadInputError } from '../errors';
+import { temporaryTagOf, withTemporaryTag } from '../storage/atomic-write';
 import type { BlobStore } from '../storage/blob-store';
+import { removeTaggedTemporaryFiles, temporaryNamesIn } from '../storage/temp-sweep';
 import { resolveDataRoot, runLogPath } from './data-root';
 import { openRunLogger } from './run-log';
 
@@ -21,6 +24,11 @@ export interface ActivityDeps {
   /** Folders besides the data home a run config may name as its data root (the worker's PIPELINE_ALLOWED_DATA_ROOTS). */
   allowedDataRoots?: readonly string[];
   blobStore: BlobStore;
+  /**
+   * Folders outside data roots where local stand-ins for cloud services write (the local buckets, the
+   * local Drive): a retried attempt clears its predecessors' temporary files there as in its data root.
+   */
+  localStoreRoots?: readonly string[];
   logger: Logger;
   now: () => Date;
 }
@@ -88,6 +96,12 @@ export function asActivity<Input, Output>(
 ): (input: Input) => Promise<Output> {
   return async (input: Input): Promise<Output> => {
     const context = Context.current();
+    // Every attempt of this activity names its temporary files with one tag.
+    const tag = temporaryTagOf(context.info.workflowExecution?.workflowId ?? '', context.info.activityId);
+    return withTemporaryTag(tag, () => attemptOnce(input, context, tag));
+  };
+
+  async function attemptOnce(input: Input, context: Context, tag: string): Promise<Output> {
     const { attempt } = context.info;
     let lastProgress: Record<string, unknown> = {};
     const reportProgress = (details: Record<string, unknown>): void => {
@@ -101,14 +115,26 @@ export function asActivity<Input, Output>(
       const dataRoot = run ? resolveDataRoot(deps.dataHome, run.dataRoot, deps.allowedDataRoots) : '';
       if (run) runLog = openRunLogger(deps.logger, runLogPath(dataRoot, run.runId), { runId: run.runId, pipeline: run.pipelineName, attempt, ...run.bindings });
       const resumeFrom = context.info.heartbeatDetails as unknown;
-      return await body(input, {
+      const logger = runLog?.logger ?? deps.logger;
+      const roots = [...(dataRoot ? [dataRoot] : []), ...(deps.localStoreRoots ?? [])];
+      const continued = temporaryNamesIn(resumeFrom);
+      if (attempt > 1) {
+        // What a crashed attempt was writing is half-written: gone, except the files its last heartbeat
+        // names, which this attempt continues (and which are gone by its end unless it failed).
+        const removed = await removeTaggedTemporaryFiles(roots, tag, continued);
+        if (removed.removed > 0) logger.info({ event: 'TempFilesOfEarlierAttemptsRemoved', ...removed }, 'removed the temporary files earlier attempts left');
+      }
+      const output = await body(input, {
         attempt,
-        logger: runLog?.logger ?? deps.logger,
+        logger,
         dataRoot,
         reportProgress,
         ...(resumeFrom !== undefined && resumeFrom !== null ? { resumeFrom } : {}),
         signal: context.cancellationSignal,
       });
+      // A heartbeat's file this attempt did not continue after all (it started the unit over).
+      if (attempt > 1 && continued.size > 0) await removeTaggedTemporaryFiles(roots, tag);
+      return output;
     } catch (err) {
       runLog?.logger.error({ event: 'ActivityFailed', activity: context.info.activityType, err }, 'activity failed');
       throw toFailure(err, attempt);
@@ -116,5 +142,5 @@ export function asActivity<Input, Output>(
       clearInterval(keepAlive);
       runLog?.close();
     }
-  };
+  }
 }

@@ -48,6 +48,8 @@ export interface FetchSourcesContext {
   resumeFrom?: unknown;
   uuidTable: (config: FetchSourcesConfig['uuidTable']) => UuidTable | Promise<UuidTable>;
   fetch?: FetchFn;
+  /** Cancellation (activity cancelled, worker shutting down): requests and backoff waits stop at once. */
+  signal?: AbortSignal;
   http?: Pick<HttpPolicy, 'sleep' | 'backoffMs' | 'transientAttempts' | 'rateLimitWaits' | 'maxWaitMs'>;
 }
 
@@ -78,7 +80,7 @@ export async function fetchSources(context: FetchSourcesContext): Promise<Source
     runId: request.runId,
     blobStore: context.blobStore,
     deidentifier,
-    http: { fetch: context.fetch ?? globalThis.fetch, logger, ...context.http },
+    http: { fetch: context.fetch ?? globalThis.fetch, logger, ...(context.signal ? { signal: context.signal } : {}), ...context.http },
     logger,
     now: context.now,
     reportProgress: context.reportProgress,

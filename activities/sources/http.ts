@@ -28,6 +28,20 @@ export interface HttpPolicy {
   rateLimitWaits?: number;
   /** A Retry-After longer than this is not slept in-process: the attempt fails and Temporal retries later. */
   maxWaitMs?: number;
+  /** Cancellation: an aborted signal ends the request or the wait in progress with its reason. */
+  signal?: AbortSignal;
+}
+
+/** A wait that ends early, with the signal's reason, when the attempt is cancelled. */
+async function waitUnlessCancelled(sleep: (ms: number) => Promise<void>, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return sleep(ms);
+  signal.throwIfAborted();
+  let onAbort: (() => void) | undefined;
+  try {
+    await Promise.race([sleep(ms), new Promise<never>((_, reject) => signal.addEventListener('abort', (onAbort = () => reject(signal.reason as Error)), { once: true }))]);
+  } finally {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
 }
 
 /** A failure worth retrying later (Temporal retries it): rate limits that outlast us, 5xx, network. */
@@ -64,11 +78,12 @@ export async function getJson(request: GetJsonRequest, policy: HttpPolicy): Prom
   let transientFailures = 0;
   let rateLimited = 0;
   for (;;) {
+    policy.signal?.throwIfAborted();
     let status: number;
     let body: unknown;
     let headers: Headers;
     try {
-      const response = await policy.fetch(request.url, { headers: { Accept: 'application/json', ...request.headers } });
+      const response = await policy.fetch(request.url, { headers: { Accept: 'application/json', ...request.headers }, ...(policy.signal ? { signal: policy.signal } : {}) });
       status = response.status;
       headers = response.headers;
       const text = await response.text();
@@ -78,11 +93,12 @@ export async function getJson(request: GetJsonRequest, policy: HttpPolicy): Prom
         body = undefined; // proxies and crashed servers answer with HTML
       }
     } catch (err) {
+      if (policy.signal?.aborted) throw policy.signal.reason as Error;
       transientFailures += 1;
       const reason = `network error: ${(err as Error).message}`;
       if (transientFailures >= transientAttempts) throw new SourceUnavailableError(`${request.source}: ${endpoint}: ${reason}`);
       policy.logger.warn({ event: 'SourceRetry', source: request.source, endpoint, reason, attempt: transientFailures }, 'retrying');
-      await sleep(backoffMs * 2 ** (transientFailures - 1));
+      await waitUnlessCancelled(sleep, backoffMs * 2 ** (transientFailures - 1), policy.signal);
       continue;
     }
     const verdict = request.classify(status, body, headers);
@@ -95,7 +111,7 @@ export async function getJson(request: GetJsonRequest, policy: HttpPolicy): Prom
         throw new SourceUnavailableError(`${request.source}: rate limited by ${endpoint} (${verdict.reason}); retry later`);
       }
       policy.logger.warn({ event: 'SourceRateLimited', source: request.source, endpoint, waitMs }, 'rate limited, waiting');
-      await sleep(waitMs);
+      await waitUnlessCancelled(sleep, waitMs, policy.signal);
       continue;
     }
     transientFailures += 1;
@@ -103,7 +119,7 @@ export async function getJson(request: GetJsonRequest, policy: HttpPolicy): Prom
       throw new SourceUnavailableError(`${request.source}: ${endpoint} failed ${transientFailures} times: ${verdict.reason}`);
     }
     policy.logger.warn({ event: 'SourceRetry', source: request.source, endpoint, status, attempt: transientFailures }, 'retrying');
-    await sleep(backoffMs * 2 ** (transientFailures - 1));
+    await waitUnlessCancelled(sleep, backoffMs * 2 ** (transientFailures - 1), policy.signal);
   }
 }
 

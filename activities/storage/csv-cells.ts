@@ -31,8 +31,3 @@ export function alphabetIsSafe(alphabet: string, delimiter: Delimiter): boolean 
 export function csvLine(cells: readonly string[], delimiter: Delimiter): string {
   return `${cells.map((cell) => escapeCell(cell, delimiter)).join(delimiter)}\n`;
 }
-
-/** A row of cells already escaped: a single empty cell is written `""`, since readers skip a blank line. */
-export function escapedRowLine(cells: readonly string[], delimiter: Delimiter): string {
-  return cells.length === 1 && cells[0] === '' ? '""\n' : `${cells.join(delimiter)}\n`;
-}

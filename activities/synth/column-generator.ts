@@ -15,8 +15,11 @@ export interface ColumnGenerator {
   readonly dependsOn: string[];
   /** Raw values of the current block, kept only when another column reads them. */
   raw?: Value[];
-  /** Computes the values of rows start … start+count-1 (the block). */
-  compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>): void;
+  /**
+   * Computes the values of the block's rows: start … start+count-1, or rows[0 … count-1] when given
+   * (rows in any order, e.g. a series period written in its shuffled order).
+   */
+  compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void;
   /** Writes the CSV cell of the block's row `index`. */
   write(index: number, out: ByteWriter): void;
 }
@@ -57,6 +60,6 @@ export abstract class BaseGenerator implements ColumnGenerator {
     this.key = key ?? keyOf(context.spec.seed, context.table.name, name);
   }
 
-  abstract compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>): void;
+  abstract compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void;
   abstract write(index: number, out: ByteWriter): void;
 }

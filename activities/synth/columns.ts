@@ -18,6 +18,18 @@ import { WeightedChoice } from './weighted-choice';
 
 export type { ColumnGenerator, GeneratorContext, PrimaryKey } from './column-generator';
 
+/**
+ * Constants of a column that depend on the whole table: a `sum` column's scale (values times it add up to
+ * the total) and rounding boundary (integer rows below it round up); a `rescale` column's smallest and
+ * largest draw.
+ */
+export interface SumPlan {
+  scale: number;
+  boundary: number;
+  low?: number;
+  high?: number;
+}
+
 // tsx compiles imports to getter calls on the module object; the hot loops call these local bindings.
 const { below, cellHash, keyOf, mix32, nextHash, Permutation, standardNormal, unit } = random;
 type Permutation = random.Permutation;
@@ -38,10 +50,10 @@ class CategoricalGenerator extends BaseGenerator {
     this.picked = new Int32Array(context.blockSize);
   }
 
-  compute(start: number, count: number): void {
+  compute(start: number, count: number, _columns?: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     const { picked, raw, column, choice, values } = this;
     for (let i = 0; i < count; i++) {
-      const hash = cellHash(this.key, start + i);
+      const hash = cellHash(this.key, rows === undefined ? start + i : rows[i]!);
       const k = isMissing(hash, column.missing) ? -1 : choice.pick(unit(hash));
       picked[i] = k;
       if (raw) raw[i] = k < 0 ? null : values[k]!;
@@ -54,7 +66,7 @@ class CategoricalGenerator extends BaseGenerator {
   }
 }
 
-class NumericGenerator extends BaseGenerator {
+export class NumericGenerator extends BaseGenerator {
   private readonly values: Float64Array;
   private readonly precision: number | undefined;
   private readonly sources: SourceFactors[];
@@ -71,8 +83,64 @@ class NumericGenerator extends BaseGenerator {
     this.dependsOn.push(...this.sources.map((source) => source.column), ...this.bounds.flatMap((bound) => (bound.column ? [bound.column] : [])));
   }
 
+  /** A `sum` column's scale and rounding boundary, from a pass over the whole table (generate.ts planSums). */
+  sumPlan?: SumPlan;
+
+  /** A weighted value before a `sum` column's scaling: the row's product of weights times the dispersion noise. */
+  private unscaled(hash: number, factor: number): number {
+    if (this.column.distribution === 'normal') return this.column.mean! * factor + this.column.sd! * standardNormal(hash, nextHash(hash, 1));
+    const d = this.column.dispersion ?? 0;
+    return d > 0 ? factor * (1 - d + 2 * d * unit(hash)) : factor;
+  }
+
+  /** Every row's unscaled value, missing or not (exhibit scales before it adds missing values), for planSums. */
+  unscaledValues(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>, out: Float64Array): void {
+    const sources = this.sources.map((source) => columns.get(source.column)!.raw!);
+    for (let i = 0; i < count; i++) out[i] = this.unscaled(cellHash(this.key, start + i), this.sources.length > 0 ? this.factorOf(i, sources) : 1);
+  }
+
+  /** The column needs a pass over the whole table first (planSums): a `sum`, or a `rescale` to min..max. */
+  get sumColumn(): boolean {
+    return this.column.sum !== undefined || this.column.rescale === true;
+  }
+
+  get rescaled(): boolean {
+    return this.column.rescale === true;
+  }
+
+  get sumTotal(): number {
+    return this.column.sum ?? 0;
+  }
+
+  get integer(): boolean {
+    return this.column.kind === 'integer';
+  }
+
+  /** The columns a `sum` column's unscaled values read (its weights' sources, not its constraints). */
+  get weightSources(): string[] {
+    return this.sources.map((source) => source.column);
+  }
+
   /** `factor`: the row's product of weights (weighted) or 1 + sum of mean shifts (normal). */
-  private draw(hash: number, factor: number): number {
+  private draw(hash: number, factor: number, row: number): number {
+    if (this.column.rescale) {
+      const { low, high } = this.sumPlan! as Required<SumPlan>;
+      const { min, max } = this.column;
+      const x = this.unscaled(hash, factor);
+      if (!(high > low)) return min;
+      if (this.column.kind !== 'integer') return min + ((x - low) / (high - low)) * (max - min);
+      // exhibit's integer range scaling: equal-width bins over low..high, one per integer of floor(min)..ceil(max).
+      const bins = Math.ceil(max) - Math.floor(min) + 1;
+      const bin = x <= low ? 0 : Math.min(bins - 1, Math.ceil(((x - low) / (high - low)) * bins) - 1);
+      return Math.floor(min) + bin;
+    }
+    if (this.column.sum !== undefined) {
+      const { scale, boundary } = this.sumPlan!;
+      const value = this.unscaled(hash, factor) * scale;
+      // exhibit's rounding to a total: up (to at least 1) in the first `boundary` rows, down after.
+      if (this.column.kind === 'integer') return row < boundary ? Math.max(Math.ceil(value), 1) : Math.floor(value);
+      return value;
+    }
     const { min, max, kind, distribution } = this.column;
     if (distribution === 'uniform') {
       if (kind === 'integer') {
@@ -122,12 +190,28 @@ class NumericGenerator extends BaseGenerator {
   }
 
   /** Clamps a value to the table's constraints on this column (`los >= stays`: los becomes stays when below it). */
-  private constrain(value: number, row: number, others: ReadonlyArray<Value[] | undefined>): number {
-    const step = this.column.kind === 'integer' ? 1 : 0;
+  private constrain(value: number, row: number, others: ReadonlyArray<Value[] | undefined>, hash: number): number {
+    const integer = this.column.kind === 'integer';
+    const step = integer ? 1 : 0;
+    const dispersion = this.column.dispersion ?? 0;
     let result = value;
     this.bounds.forEach((bound, b) => {
       const limit = bound.value ?? (others[b]?.[row] as number | null | undefined);
       if (typeof limit !== 'number') return;
+      const spread = limit * dispersion;
+      if (spread > 0) {
+        // exhibit: a value that breaks the constraint is drawn again within dispersion × the limit on its allowed side.
+        const u = unit(nextHash(hash, 7 + b));
+        if ((bound.op === '>=' && result < limit) || (bound.op === '>' && result <= limit)) {
+          const drawn = limit + (1 - u) * spread;
+          result = integer ? Math.ceil(drawn) : drawn;
+        } else if ((bound.op === '<=' && result > limit) || (bound.op === '<' && result >= limit)) {
+          const low = Math.max(0, limit - spread);
+          const drawn = low + u * (limit - low);
+          result = integer ? Math.floor(drawn) : drawn;
+        }
+        return;
+      }
       if (bound.op === '>=' && result < limit) result = limit;
       else if (bound.op === '>' && result <= limit) result = limit + step;
       else if (bound.op === '<=' && result > limit) result = limit;
@@ -136,21 +220,22 @@ class NumericGenerator extends BaseGenerator {
     return result;
   }
 
-  compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>): void {
+  compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     const { values, raw, column, precision } = this;
     const scale = precision === undefined ? 1 : 10 ** precision;
     const conditional = this.sources.length > 0;
     const sources = conditional ? this.sources.map((source) => columns.get(source.column)!.raw!) : [];
     const others = this.bounds.map((bound) => (bound.column ? columns.get(bound.column)!.raw! : undefined));
     for (let i = 0; i < count; i++) {
-      const hash = cellHash(this.key, start + i);
+      const row = rows === undefined ? start + i : rows[i]!;
+      const hash = cellHash(this.key, row);
       if (isMissing(hash, column.missing)) {
         values[i] = NaN;
         if (raw) raw[i] = null;
         continue;
       }
-      let value = this.draw(hash, conditional ? this.factorOf(i, sources) : 1);
-      if (others.length > 0) value = this.constrain(value, i, others);
+      let value = this.draw(hash, conditional ? this.factorOf(i, sources) : 1, row);
+      if (others.length > 0) value = this.constrain(value, i, others, hash);
       values[i] = value;
       // Dependents see the value as written.
       if (raw) raw[i] = precision === undefined ? value : (value < 0 ? -Math.round(-value * scale) : Math.round(value * scale)) / scale;
@@ -185,10 +270,10 @@ class DateGenerator extends BaseGenerator {
     return formatDate(time, this.column.format, this.column.datetime || this.column.frequency === 'H');
   }
 
-  compute(start: number, count: number): void {
+  compute(start: number, count: number, _columns?: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     const { picked, raw, candidates } = this;
     for (let i = 0; i < count; i++) {
-      const hash = cellHash(this.key, start + i);
+      const hash = cellHash(this.key, rows === undefined ? start + i : rows[i]!);
       const index = isMissing(hash, this.column.missing) || candidates.count === 0 ? -1 : below(hash, candidates.count);
       picked[i] = index;
       if (raw) raw[i] = index < 0 ? null : this.text(candidates.at(index));
@@ -239,10 +324,10 @@ export class IdGenerator extends BaseGenerator implements PrimaryKey {
     this.id.write(this.indexOfRow(row), out);
   }
 
-  compute(start: number, count: number): void {
+  compute(start: number, count: number, _columns?: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     const { indices, raw } = this;
     for (let i = 0; i < count; i++) {
-      const index = this.indexOfRow(start + i);
+      const index = this.indexOfRow(rows === undefined ? start + i : rows[i]!);
       indices[i] = index;
       if (raw) raw[i] = index < 0 ? null : this.id.text(index);
     }
@@ -264,10 +349,10 @@ class ForeignKeyGenerator extends BaseGenerator {
     this.targetRows = new Float64Array(context.blockSize);
   }
 
-  compute(start: number, count: number): void {
+  compute(start: number, count: number, _columns?: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     const { targetRows, raw, target } = this;
     for (let i = 0; i < count; i++) {
-      const hash = cellHash(this.key, start + i);
+      const hash = cellHash(this.key, rows === undefined ? start + i : rows[i]!);
       const row = isMissing(hash, this.column.missing) ? -1 : below(hash, target.rows);
       targetRows[i] = row;
       if (raw) raw[i] = row < 0 ? null : target.valueAt(row);
@@ -304,10 +389,10 @@ class GroupedIdGenerator extends BaseGenerator {
     }
   }
 
-  compute(start: number, count: number): void {
+  compute(start: number, count: number, _columns?: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     const { members, raw, groupSize } = this;
     for (let i = 0; i < count; i++) {
-      const hash = cellHash(this.key, start + i);
+      const hash = cellHash(this.key, rows === undefined ? start + i : rows[i]!);
       const member = isMissing(hash, this.column.missing) ? -1 : below(hash, groupSize);
       members[i] = member;
       if (raw) raw[i] = member < 0 ? null : this.id.text(this.permutation.apply(member));
@@ -344,13 +429,13 @@ class PairedGenerator extends BaseGenerator {
     }
   }
 
-  compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>): void {
+  compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     const source = columns.get(this.column.source)!.raw!;
     const { picked, raw } = this;
     for (let i = 0; i < count; i++) {
       const sourceValue = source[i];
       const choice = sourceValue === null || sourceValue === undefined ? undefined : this.choices.get(String(sourceValue));
-      const hash = cellHash(this.key, start + i);
+      const hash = cellHash(this.key, rows === undefined ? start + i : rows[i]!);
       if (!choice || isMissing(hash, this.column.missing)) {
         picked[i] = undefined;
         if (raw) raw[i] = null;
@@ -375,6 +460,8 @@ class TextGenerator extends BaseGenerator {
   /** ASCII and never needing quotes: written as bytes directly. */
   private readonly direct: boolean;
   private readonly codes: number[] = [];
+  /** The block's rows when not consecutive (write draws its text again rather than keeping it). */
+  private rows?: Float64Array;
 
   constructor(private readonly column: ColumnOf<'text'>, context: GeneratorContext) {
     super(column.name, context);
@@ -409,15 +496,16 @@ class TextGenerator extends BaseGenerator {
     return true;
   }
 
-  compute(start: number, count: number): void {
+  compute(start: number, count: number, _columns?: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     this.start = start;
+    this.rows = rows;
     const raw = this.raw;
     if (!raw) return;
-    for (let i = 0; i < count; i++) raw[i] = this.draw(start + i) ? String.fromCharCode(...this.codes) : null;
+    for (let i = 0; i < count; i++) raw[i] = this.draw(rows === undefined ? start + i : rows[i]!) ? String.fromCharCode(...this.codes) : null;
   }
 
   write(index: number, out: ByteWriter): void {
-    if (!this.draw(this.start + index)) return;
+    if (!this.draw(this.rows === undefined ? this.start + index : this.rows[index]!)) return;
     const codes = this.codes;
     if (this.direct) {
       out.ensure(codes.length);

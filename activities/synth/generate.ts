@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { type StreamedFile, streamToFileAtomic } from '../storage/atomic-write';
 import { csvLine, DELIMITERS, type OutputFormat } from '../storage/csv-cells';
 import { ByteWriter } from './byte-writer';
-import { type ColumnGenerator, createColumnGenerator, type GeneratorContext, IdGenerator, type PrimaryKey } from './columns';
+import { type ColumnGenerator, createColumnGenerator, type GeneratorContext, IdGenerator, NumericGenerator, type PrimaryKey } from './columns';
 import { dependenciesOf, SpecError, type SynthSpec, type TableSpec } from './spec';
 
 export const BLOCK_ROWS = 4096;
@@ -44,7 +44,7 @@ function fillOrder(columns: ColumnGenerator[]): ColumnGenerator[] {
   return ordered;
 }
 
-export function createTableGenerators(spec: SynthSpec, tableName: string, format: OutputFormat) {
+export function createTableGenerators(spec: SynthSpec, tableName: string, format: OutputFormat, withSums = true) {
   const table = tableOf(spec, tableName);
   const primaryKeys = new Map<string, PrimaryKey>();
   const context: GeneratorContext = {
@@ -67,7 +67,60 @@ export function createTableGenerators(spec: SynthSpec, tableName: string, format
   const columns = table.columns.map((column) => createColumnGenerator(column, context));
   const read = new Set(table.columns.flatMap((column) => dependenciesOf(column, table)));
   for (const column of columns) if (read.has(column.name)) column.raw = new Array(BLOCK_ROWS).fill(null);
-  return { table, columns, order: fillOrder(columns), delimiter: DELIMITERS[format] };
+  const generators = { table, columns, order: fillOrder(columns), delimiter: DELIMITERS[format] };
+  if (withSums) planSums(spec, tableName, format, columns);
+  return generators;
+}
+
+/**
+ * Columns with a `sum` (exhibit's target_sum) need two facts about the whole table before any row is
+ * written: the scale that makes the values add up to the total, and, for integers, how many leading rows
+ * round up. Two passes over the columns their weights read (cheap: categorical draws), on generators of
+ * their own, so every shard of the table computes the same constants.
+ */
+function planSums(spec: SynthSpec, tableName: string, format: OutputFormat, columns: ColumnGenerator[]): void {
+  const summed = columns.filter((column): column is NumericGenerator => column instanceof NumericGenerator && column.sumColumn);
+  if (summed.length === 0) return;
+  const scratch = createTableGenerators(spec, tableName, format, false);
+  const byName = new Map(scratch.columns.map((column) => [column.name, column]));
+  const rows = scratch.table.rows;
+  const values = new Float64Array(BLOCK_ROWS);
+  for (const target of summed) {
+    const generator = byName.get(target.name) as NumericGenerator;
+    const needed = new Set<string>();
+    const need = (name: string): void => {
+      if (needed.has(name)) return;
+      needed.add(name);
+      byName.get(name)!.dependsOn.forEach(need);
+    };
+    generator.weightSources.forEach(need);
+    const order = scratch.order.filter((column) => needed.has(column.name));
+    const pass = (visit: (value: number) => void): void => {
+      for (let blockStart = 0; blockStart < rows; blockStart += BLOCK_ROWS) {
+        const count = Math.min(BLOCK_ROWS, rows - blockStart);
+        for (const column of order) column.compute(blockStart, count, byName);
+        generator.unscaledValues(blockStart, count, byName, values);
+        for (let i = 0; i < count; i++) visit(values[i]!);
+      }
+    };
+    if (target.rescaled) {
+      let low = Infinity;
+      let high = -Infinity;
+      pass((value) => {
+        if (value < low) low = value;
+        if (value > high) high = value;
+      });
+      target.sumPlan = { scale: 1, boundary: 0, low, high };
+      continue;
+    }
+    let total = 0;
+    pass((value) => (total += value));
+    const sum = target.sumTotal;
+    const scale = total > 0 ? sum / total : 0;
+    let floors = 0;
+    if (target.integer) pass((value) => (floors += Math.floor(value * scale)));
+    target.sumPlan = { scale, boundary: target.integer ? Math.max(0, Math.round(sum - floors)) : 0 };
+  }
 }
 
 /** The table's bytes for a row range, in blocks of BLOCK_ROWS rows. */
@@ -85,12 +138,18 @@ export function* generateTableChunks(spec: SynthSpec, tableName: string, options
   const width = columns.length;
   const separator = delimiter.charCodeAt(0);
   const out = new ByteWriter(1 << 20);
+  // A table with unique columns drops rows repeating an earlier row's values there: it is generated whole.
+  const unique = table.unique?.map((name) => columns.findIndex((column) => column.name === name));
+  if (unique && (start !== 0 || end !== table.rows)) throw new RangeError(`table "${table.name}" has unique columns, so it is generated whole, not as rows ${start}..${end}`);
+  const seen = new Set<string>();
+  const cellStarts = new Int32Array(width + 1);
   for (let blockStart = start; blockStart < end; blockStart += BLOCK_ROWS) {
     const count = Math.min(BLOCK_ROWS, end - blockStart);
     for (const column of order) column.compute(blockStart, count, byName);
     for (let row = 0; row < count; row++) {
       out.ensure(width + 2);
       const lineStart = out.position;
+      cellStarts[0] = lineStart;
       columns[0]!.write(row, out);
       // A one-column row with nothing in it would be a blank line, which pandas and readr skip: write "".
       if (width === 1 && out.position === lineStart) {
@@ -98,38 +157,26 @@ export function* generateTableChunks(spec: SynthSpec, tableName: string, options
         out.byte(34);
       }
       for (let c = 1; c < width; c++) {
+        cellStarts[c] = out.position + 1;
+        // A cell may have ended exactly at the buffer's end: the separator needs its byte.
+        if (out.position >= out.buffer.length) out.ensure(1);
         out.byte(separator);
         columns[c]!.write(row, out);
+      }
+      if (unique) {
+        cellStarts[width] = out.position + 1;
+        let key = '';
+        for (const c of unique) key += `${out.buffer.toString('latin1', cellStarts[c]!, cellStarts[c + 1]! - 1)}\u0000`;
+        if (seen.has(key)) {
+          out.position = lineStart;
+          continue;
+        }
+        seen.add(key);
       }
       out.byte(10);
     }
     yield out.take();
   }
-}
-
-/**
- * Rows start … end-1 as arrays of CSV-ready cells (quoted where needed), for code that rearranges rows,
- * such as a series period mixing new and returning entities.
- */
-export function generateRowCells(spec: SynthSpec, tableName: string, format: OutputFormat, start: number, end: number): string[][] {
-  const { columns, order } = createTableGenerators(spec, tableName, format);
-  const byName = new Map(columns.map((column) => [column.name, column]));
-  const out = new ByteWriter(4096);
-  const rows: string[][] = [];
-  for (let blockStart = start; blockStart < end; blockStart += BLOCK_ROWS) {
-    const count = Math.min(BLOCK_ROWS, end - blockStart);
-    for (const column of order) column.compute(blockStart, count, byName);
-    for (let row = 0; row < count; row++) {
-      rows.push(
-        columns.map((column) => {
-          out.position = 0;
-          column.write(row, out);
-          return out.buffer.toString('utf8', 0, out.position);
-        }),
-      );
-    }
-  }
-  return rows;
 }
 
 /** The same, as text (tests and small tables). */

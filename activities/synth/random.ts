@@ -108,8 +108,60 @@ export class Permutation {
 
   /** The image of `index` (0 ≤ index < size); distinct indices give distinct results. */
   apply(index: number): number {
+    if (this.halfBits <= 16) return this.apply32(index);
     let value = this.encrypt(index);
     while (value >= this.size) value = this.encrypt(value);
+    return value;
+  }
+
+  /**
+   * `apply` for sizes up to 2^32: the same rounds with mix32 written out, which V8 did not inline
+   * through encrypt (half the time of a series period's draws and shuffle).
+   */
+  private apply32(index: number): number {
+    const { mask, halfBits, k0, k1, k2, k3, size } = this;
+    let value = index;
+    do {
+      let left = value >>> halfBits;
+      let right = value & mask;
+      let x = right ^ k0;
+      x ^= x >>> 16;
+      x = Math.imul(x, 0x85ebca6b);
+      x ^= x >>> 13;
+      x = Math.imul(x, 0xc2b2ae35);
+      x ^= x >>> 16;
+      let next = left ^ (x & mask);
+      left = right;
+      right = next;
+      x = right ^ k1;
+      x ^= x >>> 16;
+      x = Math.imul(x, 0x85ebca6b);
+      x ^= x >>> 13;
+      x = Math.imul(x, 0xc2b2ae35);
+      x ^= x >>> 16;
+      next = left ^ (x & mask);
+      left = right;
+      right = next;
+      x = right ^ k2;
+      x ^= x >>> 16;
+      x = Math.imul(x, 0x85ebca6b);
+      x ^= x >>> 13;
+      x = Math.imul(x, 0xc2b2ae35);
+      x ^= x >>> 16;
+      next = left ^ (x & mask);
+      left = right;
+      right = next;
+      x = right ^ k3;
+      x ^= x >>> 16;
+      x = Math.imul(x, 0x85ebca6b);
+      x ^= x >>> 13;
+      x = Math.imul(x, 0xc2b2ae35);
+      x ^= x >>> 16;
+      next = left ^ (x & mask);
+      left = right;
+      right = next;
+      value = ((left << halfBits) | right) >>> 0;
+    } while (value >= size);
     return value;
   }
 }

@@ -18,12 +18,11 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 
 import { BadInputError } from '../errors';
-import { streamToFileAtomic, writeFileAtomic } from '../storage/atomic-write';
-import { csvLine, DELIMITERS, escapeCell, escapedRowLine, type OutputFormat } from '../storage/csv-cells';
-import { readCsvRecords } from '../storage/csv-reader';
+import { streamToFileAtomicUnhashed, writeFileAtomic } from '../storage/atomic-write';
+import { csvLine, type Delimiter, DELIMITERS, type OutputFormat } from '../storage/csv-cells';
 import { canonicalJson, sha256Hex } from '../storage/hashing';
 import { compileExpression } from './expression';
-import { generateRowCells } from './generate';
+import { EMPTY, GENERATED, KeptCells, periodDatasetChunks, type PeriodRows, segmentChunks, SegmentReader } from './period-rows';
 import { keyOf, Permutation } from './random';
 import { groupSizeOf, idSpaceSize, parseDate, type SynthSpec, type TableSpec } from './spec';
 import { PERIOD_UNITS, type PeriodUnit } from './synth-options';
@@ -88,6 +87,7 @@ export function planSeries(spec: SynthSpec, options: SeriesOptions): SeriesPlan 
   const table = options.table === undefined ? spec.tables[0] : spec.tables.find((candidate) => candidate.name === options.table);
   if (!table) throw new BadInputError(`table: the spec has no table "${options.table}"`);
   const columns = new Map(table.columns.map((column) => [column.name, column]));
+  if (table.unique) problems.push(`table: "${table.name}" drops repeated rows (unique), so a period's row count is not known in advance; a series needs a table without unique`);
   if (!(options.newFraction > 0 && options.newFraction <= 1)) problems.push(`newFraction: ${options.newFraction} is outside (0, 1]`);
   if (!(options.periods >= 1)) problems.push(`periods: ${options.periods}; a series has at least one period`);
   if (!PERIOD_UNITS.includes(options.periodUnit)) problems.push(`periodUnit: "${options.periodUnit}" is not one of ${PERIOD_UNITS.join(', ')}`);
@@ -187,26 +187,15 @@ export interface PeriodResult {
   reused: boolean;
 }
 
-/** Reads the kept columns of the given entities from reference segments 1 … period-1. */
-async function readReturningEntities(folders: SeriesFolders, period: number, wanted: Set<number>, delimiter: ',' | '\t'): Promise<Map<number, string[]>> {
-  const found = new Map<number, string[]>();
-  for (let k = 1; k < period && found.size < wanted.size; k++) {
+/** Reads the kept cells of the returning entities (lineOf: entity → its dataset line) from reference segments 1 … period-1. */
+async function readReturningEntities(folders: SeriesFolders, period: number, lineOf: Int32Array, kept: KeptCells, delimiter: Delimiter): Promise<void> {
+  const reader = new SegmentReader(delimiter, lineOf, kept);
+  for (let k = 1; k < period && kept.found < kept.wanted; k++) {
     const path = referenceSegment(folders, k);
     if (!existsSync(path)) throw new BadInputError(`period ${period} needs the reference table of period ${k} (${path}); generate the periods in order`);
-    let header = true;
-    for await (const batch of readCsvRecords(path, delimiter)) {
-      for (const record of batch) {
-        if (header) {
-          header = false;
-          continue;
-        }
-        const entity = Number(record[0]);
-        if (wanted.has(entity)) found.set(entity, record.slice(1).map((value) => escapeCell(value, delimiter)));
-      }
-    }
+    await reader.read(path);
   }
-  if (found.size !== wanted.size) throw new Error(`reference table has ${found.size} of ${wanted.size} returning entities`);
-  return found;
+  if (kept.found !== kept.wanted) throw new Error(`reference table has ${kept.found} of ${kept.wanted} returning entities`);
 }
 
 /**
@@ -241,38 +230,47 @@ export async function generateSeriesPeriod(
   const before = entitiesBefore(plan, period);
   const columnIndex = new Map(table.columns.map((column, index) => [column.name, index]));
   const kept = [...options.idColumns, ...options.staticColumns];
+  const keptColumns = kept.map((name) => columnIndex.get(name)!);
+  // Line j of the dataset is row shuffle(j) of the new rows followed by the returning rows (computed once:
+  // a permutation step costs about as much as generating a cell).
+  const shuffle = new Permutation(plan.rows, keyOf(plan.spec.seed, options.series, 'shuffle', period));
+  const lineRows = new Int32Array(plan.rows);
+  for (let j = 0; j < plan.rows; j++) lineRows[j] = shuffle.apply(j);
 
   // New entities: rows before … before+new-1 of the period's spec (so their ids continue the series).
   const newSpec = periodSpec(plan, period, 'new', before + result.newRows);
-  const newRows = await rowCellsInSlices(newSpec, table.name, options.format, before, before + result.newRows, (rows) => onProgress({ period, newRows: rows }));
 
-  // Returning entities: drawn without replacement from all earlier entities.
-  let returningRows: string[][] = [];
-  let drawn: number[] = [];
+  // Returning entities: drawn without replacement from all earlier entities. They keep their kept
+  // cells from the reference table; derived columns reading kept ones are left empty.
+  const keptCells = new KeptCells(plan.rows, result.returningRows, kept.length);
+  const sources = new Int32Array(table.columns.length).fill(GENERATED);
+  const returningSpec = result.returningRows > 0 ? periodSpec(plan, period, 'returning', result.returningRows) : undefined;
   if (result.returningRows > 0) {
     const draw = new Permutation(before, keyOf(plan.spec.seed, options.series, 'returning', period));
-    drawn = Array.from({ length: result.returningRows }, (_, i) => draw.apply(i));
-    const reference = await readReturningEntities(folders, period, new Set(drawn), delimiter);
-    const returningSpec = periodSpec(plan, period, 'returning', result.returningRows);
-    returningRows = await rowCellsInSlices(returningSpec, table.name, options.format, 0, result.returningRows, (rows) => onProgress({ period, returningRows: rows }));
-    const blanked = plan.blankedForReturning.map((name) => columnIndex.get(name)!);
-    returningRows.forEach((row, i) => {
-      const keptCells = reference.get(drawn[i]!)!;
-      kept.forEach((name, k) => (row[columnIndex.get(name)!] = keptCells[k]!));
-      for (const index of blanked) row[index] = '';
-    });
+    const drawn = new Float64Array(result.returningRows);
+    for (let i = 0; i < result.returningRows; i++) drawn[i] = draw.apply(i);
+    const lineOf = new Int32Array(before).fill(-1);
+    for (let j = 0; j < plan.rows; j++) {
+      const row = lineRows[j]!;
+      if (row >= result.newRows) lineOf[drawn[row - result.newRows]!] = j;
+    }
+      await readReturningEntities(folders, period, lineOf, keptCells, delimiter);
+      keptColumns.forEach((column, k) => (sources[column] = k));
+    for (const name of plan.blankedForReturning) sources[columnIndex.get(name)!] = EMPTY;
   }
 
-  // The reference segment first: the next period needs it, and it only holds this period's new entities.
-  const header = csvLine(['entity', ...kept], delimiter);
-  const segmentLines = newRows.map((row, i) => [String(before + i), ...kept.map((name) => row[columnIndex.get(name)!]!)].join(delimiter) + '\n');
-  await streamToFileAtomic(Readable.from(chunked(header, segmentLines)), result.reference);
-
-  // Then the dataset: new and returning rows shuffled together.
-  const all = [...newRows, ...returningRows];
-  const shuffle = new Permutation(all.length, keyOf(plan.spec.seed, options.series, 'shuffle', period));
-  const datasetLines = Array.from({ length: all.length }, (_, j) => escapedRowLine(all[shuffle.apply(j)]!, delimiter));
-  await streamToFileAtomic(Readable.from(chunked(csvLine(table.columns.map((column) => column.name), delimiter), datasetLines)), result.dataset);
+  // The dataset, new and returning rows shuffled together; then the reference segment, which only
+  // holds this period's new entities (the marker, written last, is what says the period is done).
+  const rows: PeriodRows = {
+    newRows: { spec: newSpec, first: before, count: result.newRows },
+    returningRows: { ...(returningSpec ? { spec: returningSpec } : {}), count: result.returningRows, sources, kept: keptCells },
+    lineRows,
+  };
+  const header = csvLine(table.columns.map((column) => column.name), delimiter);
+  const chunks = periodDatasetChunks(table.name, options.format, header, rows, (done) => onProgress({ period, rows: done }));
+  await streamToFileAtomicUnhashed(Readable.from(chunks), result.dataset);
+  const segmentRows = { first: before, count: result.newRows, firstEntity: before };
+  await streamToFileAtomicUnhashed(Readable.from(segmentChunks(newSpec, table.name, options.format, csvLine(['entity', ...kept], delimiter), segmentRows, keptColumns)), result.reference);
 
   await writeFileAtomic(
     result.spec,
@@ -284,35 +282,10 @@ export async function generateSeriesPeriod(
         drawnFromEntities: before,
         keptColumns: kept,
         emptyColumns: plan.blankedForReturning,
-        spec: result.returningRows > 0 ? periodSpec(plan, period, 'returning', result.returningRows) : null,
+        spec: returningSpec ?? null,
       },
     }, null, 2)}\n`,
   );
   await writeFileAtomic(markerFile(folders, period), `${JSON.stringify({ inputsHash, period, newRows: result.newRows, returningRows: result.returningRows })}\n`);
   return { ...result, reused: false };
-}
-
-const SLICE_ROWS = 50_000;
-
-/** Rows in slices, giving the event loop a turn between them (heartbeats, timers). */
-async function rowCellsInSlices(spec: SynthSpec, table: string, format: OutputFormat, start: number, end: number, onSlice: (rowsDone: number) => void): Promise<string[][]> {
-  const rows: string[][] = [];
-  for (let from = start; from < end; from += SLICE_ROWS) {
-    for (const row of generateRowCells(spec, table, format, from, Math.min(end, from + SLICE_ROWS))) rows.push(row);
-    onSlice(rows.length);
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  return rows;
-}
-
-function* chunked(header: string, lines: string[]): Generator<string> {
-  let chunk = header;
-  for (const line of lines) {
-    chunk += line;
-    if (chunk.length > 1 << 20) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  if (chunk) yield chunk;
 }

@@ -63,6 +63,17 @@ const columnSchema = z.discriminatedUnion('type', [
       .optional()
       .describe('Conditional distribution: categorical column → value → relative weight of this column for rows with that value'),
     dispersion: z.number().min(0).max(1).optional().describe('weighted: each value times U(1 − d, 1 + d)'),
+    sum: z
+      .number()
+      .min(0)
+      .optional()
+      .describe(
+        "weighted: the column's total (exhibit's target_sum): values are scaled so they sum to it, and integers are rounded as exhibit rounds them (up, to at least 1, in the first rows until the total is reached, down after)",
+      ),
+    rescale: z
+      .boolean()
+      .optional()
+      .describe("normal: drawn without bounds, then mapped linearly so the table's smallest draw is min and its largest max (exhibit's range scaling; integers in equal-width bins)"),
     precision: z.int().min(0).max(10).optional().describe('Decimal places of floats'),
     outOfRange: z
       .enum(['redraw', 'clamp'])
@@ -139,7 +150,12 @@ const tableSchema = z.strictObject({
   constraints: z
     .array(z.string().regex(CONSTRAINT_PATTERN, 'expected "column >= other" (>=, <=, >, <; other a column or a number)'))
     .optional()
-    .describe('Each row satisfies these: the left numeric column is clamped to the right side when a draw breaks one'),
+    .describe('Each row satisfies these: the left numeric column is clamped to the right side when a draw breaks one (a weighted column with a dispersion d is drawn from the side within d × the right side, as exhibit does)'),
+  unique: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe("A row whose values in these columns repeat an earlier row's is dropped (exhibit's allow_duplicates: false), so the table has at most `rows` rows; such a table is generated whole, never in shards"),
 });
 
 export const synthSpecSchema = z.strictObject({
@@ -226,6 +242,9 @@ function checkSemantics(spec: SynthSpec): string[] {
             else if (!Object.values(byValue).some((w) => w > 0)) problem(at(c, 'weights', source), 'needs a positive weight');
           }
           if (column.distribution !== 'weighted' && column.dispersion !== undefined) problem(at(c, 'dispersion'), 'only a weighted distribution has a dispersion');
+          if (column.sum !== undefined && column.distribution !== 'weighted') problem(at(c, 'sum'), 'only a weighted distribution has a sum');
+          if (column.sum !== undefined && column.mean !== undefined) problem(at(c, 'sum'), 'give a sum or a mean, not both');
+          if (column.rescale && column.distribution !== 'normal') problem(at(c, 'rescale'), 'only a normal distribution is rescaled');
           if (column.distribution === 'uniform' && column.weights) problem(at(c, 'weights'), 'weights need distribution normal or weighted');
           break;
         case 'date': {
@@ -330,6 +349,9 @@ function checkSemantics(spec: SynthSpec): string[] {
       const target = columns.get(left!);
       if (!target || target.type !== 'numeric') problem(['tables', t, 'constraints', k], `"${left}" is not a numeric column of table "${table.name}"`);
       if (!Number.isFinite(Number(right)) && !columns.has(right!)) problem(['tables', t, 'constraints', k], `"${right}" is neither a number nor a column of table "${table.name}"`);
+    });
+    (table.unique ?? []).forEach((name, k) => {
+      if (!columns.has(name)) problem(['tables', t, 'unique', k], `no column "${name}" in table "${table.name}"`);
     });
     const cycle = dependencyCycle(table);
     if (cycle) problem(['tables', t, 'columns'], `columns depend on each other in a cycle: ${cycle.join(' → ')}`);

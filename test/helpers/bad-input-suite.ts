@@ -155,7 +155,7 @@ export function badInputSuite(part: keyof typeof BAD_INPUT_PARTS): void {
       }
 
       const refused = outcomes.filter((outcome) => outcome.problems.length === 0).length;
-      recordReliabilityFigures(`bad-inputs-${part}`, { bad_inputs: cases.length, refused_before_side_effects: refused });
+      await recordReliabilityFigures(`bad-inputs-${part}`, { bad_inputs: cases.length, refused_before_side_effects: refused });
       console.log(`${part}: bad_inputs=${cases.length} refused_before_side_effects=${refused} (${CONCURRENCY} CLI runs at a time)`);
       const failures = report(sideEffects);
       assert.deepEqual(failures, [], `${failures.length} of ${cases.length} bad inputs started something:\n${failures.join('\n')}`);

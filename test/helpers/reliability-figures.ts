@@ -1,11 +1,12 @@
-/** Figures the reliability tests measure, one JSON file per test, for the summary line at the end of the run. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+/** Where a reliability test leaves its figures for `npm test`'s summary line (scripts/lib/reliability-summary.ts). */
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-export const RELIABILITY_FIGURES_FOLDER = join(__dirname, '..', '..', 'test-artifacts', 'reliability');
+import { RELIABILITY_FIGURES_FOLDER, type ReliabilityFigures } from '../../scripts/lib/reliability-summary';
 
-/** Writes `<repo>/test-artifacts/reliability/<name>.json`, replacing an earlier run's. */
-export function recordReliabilityFigures(name: string, figures: Record<string, number>): void {
-  mkdirSync(RELIABILITY_FIGURES_FOLDER, { recursive: true });
-  writeFileSync(join(RELIABILITY_FIGURES_FOLDER, `${name}.json`), `${JSON.stringify(figures, null, 2)}\n`);
+/** Writes `figures` as `test-artifacts/reliability/<name>.json` (replacing what this test wrote before). */
+export async function recordReliabilityFigures(name: string, figures: ReliabilityFigures): Promise<void> {
+  if (!/^[\w-]+$/.test(name)) throw new Error(`a figures file name is letters, digits, "-" and "_": ${JSON.stringify(name)}`);
+  await mkdir(RELIABILITY_FIGURES_FOLDER, { recursive: true });
+  await writeFile(join(RELIABILITY_FIGURES_FOLDER, `${name}.json`), `${JSON.stringify(figures, null, 2)}\n`);
 }

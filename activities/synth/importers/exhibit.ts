@@ -12,11 +12,11 @@
  *   the inline limit read from exhibit's anonymisation database (SQLite, `anonDb` option); probability
  *   vectors not summing to 1 are rescaled with a warning; dispersion (of categories) must be 0.
  * - continuous: precision, weighted_uniform (→ weighted: per-category weights, dispersion; scaled to
- *   target_sum / rows as the mean, else to target_min..target_max) or normal (mean shifted by the weights,
+ *   target_sum as the total, rounded as exhibit rounds, else to target_min..target_max) or normal (mean shifted by the weights,
  *   then scaled to target_sum as exhibit does).
  * - date: from, to or uniques, frequency (pandas aliases), cross_join_all_unique_values.
  * - linked_columns: child columns paired to their parent from the database's linked table.
- * - constraints: allow_duplicates (rows are not de-duplicated: a warning), basic_constraints `a >= b`;
+ * - constraints: allow_duplicates (false: rows repeating the non-numerical columns are dropped), basic_constraints `a >= b`;
  *   custom_constraints are not supported (error).
  * - derived_columns: pandas expressions (`los.div(stays).round(2)`, `a / b`) translated.
  * Anything else is an error naming its key: nothing is skipped silently.
@@ -265,8 +265,8 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
         const base = { name: columnName, type: 'numeric' as const, kind: kind as 'integer' | 'float', missing, ...(kind === 'float' ? { precision: 4 } : {}) };
         if (distribution === 'weighted_uniform') {
           if (targetSum !== undefined) {
-            // exhibit scales the column so it sums to target_sum: the mean of a present value is target_sum / present rows.
-            columns.set(columnName, { ...base, distribution: 'weighted', mean: present > 0 ? targetSum / present : 0, min: Math.min(0, targetMin ?? 0), max: Number.MAX_SAFE_INTEGER, dispersion });
+            // exhibit scales the column so it sums to target_sum, and rounds integers so the total holds.
+            columns.set(columnName, { ...base, distribution: 'weighted', sum: targetSum, min: Math.min(0, targetMin ?? 0), max: Number.MAX_SAFE_INTEGER, dispersion });
           } else if (targetMin !== undefined && targetMax !== undefined) {
             columns.set(columnName, { ...base, distribution: 'weighted', min: targetMin, max: targetMax, dispersion });
           } else if (targetMean !== undefined) {
@@ -286,6 +286,8 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
             scale = targetSum / present / targetMean;
             if (!(scale > 0)) problem(`${p}.target_sum`, 'target_sum and target_mean must have the same sign');
           }
+          // exhibit's order: target_sum, else a range (target_min and target_max, the draws mapped onto it), else the mean and sd.
+          const range = targetSum === undefined && targetMin !== undefined && targetMax !== undefined && targetMax > targetMin;
           columns.set(columnName, {
             ...base,
             distribution: 'normal',
@@ -293,6 +295,7 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
             sd: (targetStd ?? 1) * scale,
             min: targetSum === undefined && targetMin !== undefined ? targetMin : -Number.MAX_SAFE_INTEGER,
             max: targetSum === undefined && targetMax !== undefined ? targetMax : Number.MAX_SAFE_INTEGER,
+            ...(range ? { rescale: true } : {}),
           });
         } else problem(`${at}.distribution`, `"${String(distribution)}" is not supported (weighted_uniform, normal)`);
       } else if (type === 'date') {
@@ -406,7 +409,6 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
   if (!isEmpty(constraints.custom_constraints)) {
     for (const name of Object.keys(isRecord(constraints.custom_constraints) ? constraints.custom_constraints : {})) problem(`constraints.custom_constraints.${name}`, 'custom constraints (partitions, sequences, make_same, …) are not supported');
   }
-  if (constraints.allow_duplicates === false) warnings.push('constraints.allow_duplicates: false — rows are not de-duplicated (exhibit drops duplicate rows, which changes its row count)');
 
   const derivedColumns: ColumnSpec[] = [];
   for (const [columnName, expression] of Object.entries(derived)) {
@@ -425,10 +427,21 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
   }
 
   if (problems.length > 0) throw new SpecError(problems);
+  const ordered = exhibitOrder(columns, categoricalOrder, derivedColumns);
+  const numericalColumns = new Set(Array.isArray(metadata.numerical_columns) ? metadata.numerical_columns.map(String) : []);
   return parseSynthSpec({
     name: settings.name ?? tableName,
     seed,
-    tables: [{ name: tableName, rows, columns: exhibitOrder(columns, categoricalOrder, derivedColumns), ...(tableConstraints.length ? { constraints: tableConstraints } : {}) }],
+    tables: [
+      {
+        name: tableName,
+        rows,
+        columns: ordered,
+        ...(tableConstraints.length ? { constraints: tableConstraints } : {}),
+        // exhibit drops a row whose values outside numerical_columns repeat an earlier row's.
+        ...(constraints.allow_duplicates === false ? { unique: ordered.filter((column) => !numericalColumns.has(column.name) && column.type !== 'numeric').map((column) => column.name) } : {}),
+      },
+    ],
   });
 }
 

@@ -1,0 +1,75 @@
+/**
+ * The generate-synthetic stage's child workflow: a plan, then every shard of every table of the batch as
+ * its own activity (in parallel, on any worker of the task queue), each table joined as soon as its shards
+ * are done, and a last activity writing the batch's summary. A failed shard is retried on its own.
+ * Workflow code: deterministic, no Node built-ins, activities imported as types only.
+ */
+import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+
+import { stageActivityOptions } from '../runs/stage-definition';
+import type { StageActivityOptions, StageRequest, StageResult } from '../runs/types';
+import type { GenerateSyntheticActivities, GenerateSyntheticConfig } from './generate-synthetic';
+import { generateSyntheticStage, shardRanges } from './generate-synthetic.stage';
+import type { ShardOutcome, TableOutcome } from './synthetic-batch';
+
+export interface SyntheticRunInput {
+  request: StageRequest<GenerateSyntheticConfig>;
+  /** The stage's activity options from the run's plan. */
+  options?: StageActivityOptions;
+}
+
+export async function syntheticRun(input: SyntheticRunInput): Promise<StageResult> {
+  const { request } = input;
+  const options = input.options ?? stageActivityOptions(generateSyntheticStage.policy, request.stage);
+  // What the activities need of the run: not the upstream outputs, which would only lengthen the history.
+  const job = { runId: request.runId, pipelineName: request.pipelineName, dataRoot: request.dataRoot, stage: request.stage, overwrite: request.overwrite };
+  const { planSyntheticBatch } = proxyActivities<GenerateSyntheticActivities>({ ...options, summary: 'plan the synthetic batch: specs, size limits, datasets done already, shards' });
+  const plan = await planSyntheticBatch(request);
+  if (plan.reused) {
+    const sameRun = plan.reused.runId === request.runId;
+    return {
+      status: sameRun ? 'succeeded' : 'skipped',
+      inputsHash: plan.inputsHash,
+      outputs: plan.reused.outputs,
+      attempt: 1,
+      note: sameRun ? 'an earlier attempt of this run completed the stage' : `outputs with the same inputs already made by run ${plan.reused.runId}`,
+    };
+  }
+
+  const pending = plan.datasets.filter((dataset) => !dataset.reused);
+  const shards = pending.reduce((sum, dataset) => sum + dataset.tables.reduce((n, table) => n + table.shards, 0), 0);
+  let shardsDone = 0;
+  setCurrentDetails(`Synthetic batch: ${plan.datasets.length} dataset(s), ${pending.length} to generate in ${shards} shard(s)`);
+  const commentLine = plan.commentLine ? { commentLine: plan.commentLine } : {};
+  const tables: TableOutcome[] = await Promise.all(
+    pending.flatMap((dataset) =>
+      dataset.tables.map(async (table) => {
+        const ranges = shardRanges(table.rows, table.shardRows ?? request.stage.shardRows);
+        const parts: ShardOutcome[] = await Promise.all(
+          ranges.map(async (shard) => {
+            const { generateSyntheticShard } = proxyActivities<GenerateSyntheticActivities>({
+              ...options,
+              summary: `${dataset.name}/${table.name}: rows ${shard.start}–${shard.end} (shard ${shard.index + 1} of ${ranges.length})`,
+            });
+            const part = await generateSyntheticShard({ job, dataset, table: table.name, shard, ...commentLine });
+            shardsDone += 1;
+            setCurrentDetails(`Synthetic batch: ${shardsDone} of ${shards} shard(s) generated`);
+            return part;
+          }),
+        );
+        const { concatSyntheticTable } = proxyActivities<GenerateSyntheticActivities>({ ...options, summary: `${dataset.name}/${table.name}: join ${parts.length} shard(s)` });
+        return concatSyntheticTable({ job, dataset, table: table.name, parts, ...commentLine });
+      }),
+    ),
+  );
+
+  const { finishSyntheticBatch } = proxyActivities<GenerateSyntheticActivities>({ ...options, summary: 'write the synthetic batch summary' });
+  const outcome = await finishSyntheticBatch({ job, plan, tables });
+  return {
+    status: outcome.generated === 0 ? 'skipped' : 'succeeded',
+    inputsHash: plan.inputsHash,
+    outputs: outcome.outputs,
+    attempt: 1,
+    note: `${outcome.generated + outcome.reused} dataset(s): ${outcome.generated} generated, ${outcome.reused} already there`,
+  };
+}

@@ -1,0 +1,118 @@
+/**
+ * bench:synth's Temporal part: the generate-synthetic stage of a pipeline run on a dev server, the same
+ * table served by 1 worker process and by 2 (separate processes, one task queue), each timed from the
+ * run's start to its end (plan, shards, join, summary). Each configuration runs twice and its best time
+ * counts, the machine being shared. Every process started here (server, workers) is stopped on every
+ * exit path (scripts/lib/processes.ts).
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import type { Client } from '@temporalio/client';
+
+import type { RunManifest } from '../activities/runs/types';
+import { connectClient, startPipelineRun } from '../client/pipeline-client';
+import { parsePipelineConfig } from '../config/pipeline-config';
+import { readSettings } from '../config/settings';
+import { type ManagedProcess, startProcess, waitUntil } from '../scripts/lib/processes';
+import { startTemporalDevServer } from '../scripts/lib/servers';
+import { PROJECT_ROOT } from '../scripts/lib/tools';
+import { benchmarkSpec } from './synth-spec';
+
+export interface TemporalMeasurement {
+  rows: number;
+  shards: number;
+  oneWorkerSeconds: number[];
+  twoWorkersSeconds: number[];
+  /** Shards each worker process ran, per timed run with 2 workers (from the child workflow's history). */
+  twoWorkersShares: number[][];
+  speedup: number;
+}
+
+/** How many shard activities each worker (identity) started in a generate-synthetic child workflow. */
+async function shardsPerWorker(client: Client, workflowId: string): Promise<number[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const typeOf = new Map(history.events!.filter((event) => event.activityTaskScheduledEventAttributes).map((event) => [Number(event.eventId), event.activityTaskScheduledEventAttributes!.activityType!.name!]));
+  const counts = new Map<string, number>();
+  for (const event of history.events!) {
+    const started = event.activityTaskStartedEventAttributes;
+    if (started && typeOf.get(Number(started.scheduledEventId)) === 'generateSyntheticShard') counts.set(started.identity!, (counts.get(started.identity!) ?? 0) + 1);
+  }
+  return [...counts.values()].sort((a, b) => b - a);
+}
+
+async function startWorkers(count: number, work: string, env: NodeJS.ProcessEnv, label: string): Promise<ManagedProcess[]> {
+  const workers: ManagedProcess[] = [];
+  for (let index = 0; index < count; index++) {
+    const logFile = join(work, `${label}-worker-${index}.log`);
+    writeFileSync(logFile, '');
+    const worker = startProcess(`worker ${index}`, process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'worker', 'main.ts')], logFile, env);
+    workers.push(worker);
+  }
+  for (const worker of workers) await waitUntil(worker.name, async () => Promise.resolve(readFileSync(worker.logFile, 'utf8').includes('"msg":"worker started"')), 120_000, worker);
+  return workers;
+}
+
+export async function measureThroughTemporal(work: string, rows: number): Promise<TemporalMeasurement> {
+  const dataHome = join(work, 'temporal-home');
+  await mkdir(join(dataHome, 'bench', 'raw', 'specs'), { recursive: true });
+  writeFileSync(join(dataHome, 'bench', 'raw', 'specs', 'bench.json'), JSON.stringify(benchmarkSpec(rows)));
+  const server = await startTemporalDevServer({ dbFile: join(work, 'temporal.sqlite'), logFile: join(work, 'temporal.log') });
+  // One key for the workers and the client, as on a real deployment (each process would otherwise make its own).
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TEMPORAL_ADDRESS: server.address,
+    PIPELINE_DATA_HOME: dataHome,
+    PIPELINE_TASK_QUEUE: 'bench-synth',
+    PIPELINE_BLOB_STORE: 'local',
+    PIPELINE_ENCRYPTION_KEYS: `bench:${randomBytes(32).toString('base64')}`,
+    // info: the worker says when it serves the task queue.
+    LOG_LEVEL: 'info',
+  };
+  const settings = readSettings(env);
+  const client = await connectClient(settings);
+  // Eight shards of the big table: enough for two workers to share evenly.
+  const shardRows = Math.max(1000, Math.ceil(rows / 8));
+  const shares: number[][] = [];
+  const timeOneRun = async (): Promise<number> => {
+    const config = parsePipelineConfig({ pipelineName: 'bench', dataRoot: 'bench', stages: [{ stage: 'generate-synthetic', spec: 'raw/specs/bench.json', shardRows }] });
+    const started = process.hrtime.bigint();
+    // overwrite: every run generates, instead of reusing the previous run's tables.
+    const run = await startPipelineRun(client, { config, taskQueue: settings.taskQueue, overwrite: true });
+    if (run.kind !== 'started') throw new Error('not started');
+    const manifest = (await run.handle.result()) as RunManifest;
+    if (manifest.status !== 'succeeded') throw new Error(`run ${manifest.status}`);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    shares.push(await shardsPerWorker(client, `${run.workflowId}-generate-synthetic`));
+    // Each run writes its own copy of the tables; only one at a time stays on the disk.
+    rmSync(join(dataHome, 'bench', 'synth'), { recursive: true, force: true });
+    return seconds;
+  };
+  const timeWith = async (count: number, label: string): Promise<number[]> => {
+    const workers = await startWorkers(count, work, env, label);
+    try {
+      // A small warm-up run first, so neither configuration pays for the JIT or the workflow bundle's first load.
+      await timeOneRun();
+      return [await timeOneRun(), await timeOneRun()];
+    } finally {
+      for (const worker of workers) await worker.stop();
+    }
+  };
+  try {
+    const oneWorkerSeconds = await timeWith(1, 'one');
+    const twoWorkersSeconds = await timeWith(2, 'two');
+    return {
+      rows,
+      shards: Math.ceil(rows / shardRows),
+      oneWorkerSeconds,
+      twoWorkersSeconds,
+      twoWorkersShares: shares.slice(-2),
+      speedup: Math.min(...oneWorkerSeconds) / Math.min(...twoWorkersSeconds),
+    };
+  } finally {
+    await client.connection.close();
+    await server.process.stop();
+  }
+}

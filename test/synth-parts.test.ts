@@ -1,0 +1,134 @@
+/**
+ * The shard and join activities' functions without Temporal: a part is reused only when it is provably
+ * complete (committed, recorded, digest matching), otherwise generated again; a join after a crash
+ * regenerates a lost part and gives the same bytes; a join whose table is already there is not redone.
+ * And the glob patterns a batch names.
+ */
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { MockActivityEnvironment } from '@temporalio/testing';
+
+import { createActivities } from '../activities';
+import type { StageResult } from '../activities/runs/types';
+import { globFiles } from '../activities/storage/folder-glob';
+import { LocalBlobStore } from '../activities/storage/local-blob-store';
+import { generateTableText } from '../activities/synth/generate';
+import { syntheticJobOf } from '../activities/synth/generate-synthetic';
+import { shardRanges } from '../activities/synth/generate-synthetic.stage';
+import { loadSynthSpec } from '../activities/synth/load-spec';
+import { concatTable, generateShard, planBatch, type ShardOutcome, type WorkScope } from '../activities/synth/synthetic-batch';
+import { parsePipelineConfig } from '../config/pipeline-config';
+import { temporaryFolder } from './helpers/environment';
+import { testLogger } from './helpers/pipeline-worker';
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+const SPEC = `
+name: people
+seed: 9
+tables:
+  - name: people
+    rows: 5500
+    columns:
+      - { name: person_id, type: id, format: { kind: uuid, prefix: p- }, primaryKey: true }
+      - { name: age, type: numeric, kind: integer, min: 18, max: 90 }
+`;
+
+describe('generate-synthetic parts and joins', () => {
+  let dataRoot: string;
+  let scope: WorkScope & { now: () => Date };
+
+  before(async () => {
+    dataRoot = await temporaryFolder('synth-parts');
+    await mkdir(join(dataRoot, 'raw', 'specs', 'nested', 'deeper'), { recursive: true });
+    await writeFile(join(dataRoot, 'raw', 'specs', 'people.yaml'), SPEC);
+    scope = { dataRoot, blobStore: new LocalBlobStore(join(dataRoot, '.buckets')), logger: testLogger(), now: () => new Date('2026-11-22T00:00:00Z'), reportProgress: () => undefined, signal: new AbortController().signal };
+  });
+
+  const jobFor = (runId: string) => {
+    const config = parsePipelineConfig({ pipelineName: 'parts', dataRoot: 'parts', stages: [{ stage: 'generate-synthetic', spec: 'raw/specs/people.yaml', shardRows: 1000, datestampLine: true }] });
+    return syntheticJobOf({ runId, pipelineName: 'parts', dataRoot: 'parts', stage: config.stages[0] as never, upstream: {}, overwrite: false });
+  };
+
+  it('reuses a recorded part only when its digest matches, and joins the same bytes after losing a part', async () => {
+    const job = jobFor('run-1');
+    const plan = await planBatch(job, scope);
+    const dataset = plan.datasets[0]!;
+    assert.equal(dataset.tables[0]!.shards, 6);
+    const commentLine = plan.commentLine!;
+    const ranges = shardRanges(5500, 1000);
+    const parts: ShardOutcome[] = [];
+    for (const shard of ranges) parts.push(await generateShard({ job, dataset, table: 'people', shard, commentLine }, scope));
+    assert.ok(parts.every((part) => !part.reused));
+
+    const partsFolder = join(dataRoot, 'synth', 'people', 'run-1', '.parts', dataset.inputsHash.slice(0, 16));
+    const partFile = (index: number) => join(partsFolder, `people.${String(index).padStart(6, '0')}.csv`);
+    // A retried shard finds its part committed and recorded: reused.
+    const again = await generateShard({ job, dataset, table: 'people', shard: ranges[2]!, commentLine }, scope);
+    assert.equal(again.reused, true);
+    assert.equal(again.sha256, parts[2]!.sha256);
+
+    // Same length, other bytes (a torn disk write, a stray editor): not its record's digest, so generated again.
+    const original = await readFile(partFile(3));
+    await writeFile(partFile(3), Buffer.alloc(original.length, 'x'));
+    const redone = await generateShard({ job, dataset, table: 'people', shard: ranges[3]!, commentLine }, scope);
+    assert.equal(redone.reused, false);
+    assert.deepEqual(await readFile(partFile(3)), original);
+
+    // A part without its record (the worker died between the two) is not trusted either.
+    await rm(`${partFile(1)}.json`);
+    assert.equal((await generateShard({ job, dataset, table: 'people', shard: ranges[1]!, commentLine }, scope)).reused, false);
+
+    // The join finds a part gone (a crash, a cleaner): it generates it again, and the table is one-pass generation.
+    await rm(partFile(4));
+    const joined = await concatTable({ job, dataset, table: 'people', parts, commentLine }, scope);
+    const loaded = await loadSynthSpec(join(dataRoot, 'raw', 'specs', 'people.yaml'));
+    const expected = generateTableText(loaded.spec, 'people', { format: 'csv', commentLine });
+    const written = await readFile(fileURLToPath(joined.file.uri));
+    assert.equal(sha256(written), sha256(expected));
+    assert.equal(joined.file.sha256, sha256(expected));
+    assert.deepEqual((await readdir(partsFolder)).sort(), ['people.done.json'], 'the parts are gone once the table is there');
+
+    // A retried join after the table was committed (its result lost): the table is kept, not rebuilt from parts that are gone.
+    const retried = await concatTable({ job, dataset, table: 'people', parts, commentLine }, scope);
+    assert.deepEqual(retried.file, joined.file);
+  });
+
+  it('still runs the whole stage as one activity for runs whose recorded plan says so (started before shards), then skips it', async () => {
+    const dataHome = await temporaryFolder('synth-legacy');
+    await mkdir(join(dataHome, 'legacy', 'raw', 'specs'), { recursive: true });
+    await writeFile(join(dataHome, 'legacy', 'raw', 'specs', 'people.yaml'), SPEC);
+    const activities = createActivities({ dataHome, blobStore: new LocalBlobStore(join(dataHome, '.buckets')), logger: testLogger(), now: () => new Date('2026-11-22T00:00:00Z') });
+    const config = parsePipelineConfig({ pipelineName: 'legacy', dataRoot: 'legacy', stages: [{ stage: 'generate-synthetic', spec: 'raw/specs/people.yaml', shardRows: 1000 }] });
+    const request = (runId: string) => ({ runId, pipelineName: 'legacy', dataRoot: 'legacy', stage: config.stages[0]!, upstream: {}, overwrite: false });
+    const oneActivity = activities['generate-synthetic'] as (input: unknown) => Promise<StageResult>;
+    const first = (await new MockActivityEnvironment().run(oneActivity, request('run-a'))) as StageResult;
+    assert.equal(first.status, 'succeeded');
+    const { spec } = await loadSynthSpec(join(dataHome, 'legacy', 'raw', 'specs', 'people.yaml'));
+    assert.equal(sha256(await readFile(fileURLToPath(first.outputs.people!.uri))), sha256(generateTableText(spec, 'people', { format: 'csv' })));
+    assert.deepEqual((await readdir(join(dataHome, 'legacy', 'synth', 'people', 'run-a'))).sort(), ['people.csv', 'spec.json']);
+    // The alias runs from before the stage registry still call.
+    const alias = (activities as Record<string, unknown>).generateSynthetic as typeof oneActivity;
+    const second = (await new MockActivityEnvironment().run(alias, request('run-b'))) as StageResult;
+    assert.equal(second.status, 'skipped');
+    assert.deepEqual(second.outputs, first.outputs);
+  });
+
+  it('matches glob patterns inside the folder only: * ? ** [..] {a,b}, regular files, no hidden names', async () => {
+    for (const name of ['a.yaml', 'b.yml', 'c.json', '.hidden.yaml', 'nested/d.yaml', 'nested/deeper/e.yaml', 'nested/deeper/.f.yaml']) await writeFile(join(dataRoot, 'raw', 'specs', name), SPEC);
+    const glob = (pattern: string) => globFiles(dataRoot, pattern);
+    assert.deepEqual(await glob('raw/specs/*.yaml'), ['raw/specs/a.yaml', 'raw/specs/people.yaml']);
+    assert.deepEqual(await glob('raw/specs/*.{yaml,yml}'), ['raw/specs/a.yaml', 'raw/specs/b.yml', 'raw/specs/people.yaml']);
+    assert.deepEqual(await glob('raw/specs/[ab].*'), ['raw/specs/a.yaml', 'raw/specs/b.yml']);
+    assert.deepEqual(await glob('raw/specs/?.json'), ['raw/specs/c.json']);
+    assert.deepEqual(await glob('raw/**/*.yaml'), ['raw/specs/a.yaml', 'raw/specs/nested/d.yaml', 'raw/specs/nested/deeper/e.yaml', 'raw/specs/people.yaml']);
+    assert.deepEqual(await glob('raw/specs/nested/**'), ['raw/specs/nested/d.yaml', 'raw/specs/nested/deeper/e.yaml']);
+    assert.deepEqual(await glob('raw/specs/.*.yaml'), ['raw/specs/.hidden.yaml']);
+    assert.deepEqual(await glob('raw/nothing/*.yaml'), []);
+  });
+});
