@@ -1,4 +1,4 @@
-/** The bad-input corpus, part "configs": run configs, settings and CLI arguments (test/helpers/bad-input-suite.ts). */
+/** The bad-input corpus, part "configs": run configs, source configs, settings and CLI arguments (test/helpers/bad-input-suite.ts). */
 import { badInputSuite } from './helpers/bad-input-suite';
 
 badInputSuite('configs');
