@@ -14,7 +14,7 @@ import { DATA_ROOT_LAYERS, dataRootFile } from '../runs/data-root';
 import type { StageConfigFor } from '../runs/stage-definition';
 import type { StageOutputs, StageRequest } from '../runs/types';
 import { writeFileAtomic } from '../storage/atomic-write';
-import { filesMatching, isGlobPattern } from '../storage/data-root-glob';
+import { globFiles, isGlobPattern } from '../storage/folder-glob';
 import { hashOfValue, sha256Hex } from '../storage/hashing';
 import type { SeriesDatasetEntry } from '../synth/generate-series';
 import { loadSynthSpec } from '../synth/load-spec';
@@ -86,7 +86,7 @@ export async function batchSpecs(dataRoot: string, stage: Pick<QaConfig, 'spec' 
   const specs: BatchSpec[] = [];
   const problems: string[] = [];
   for (const { field, pattern } of named) {
-    const paths = isGlobPattern(pattern) ? await filesMatching(dataRoot, pattern) : [posix.normalize(pattern)];
+    const paths = isGlobPattern(pattern) ? await globFiles(dataRoot, pattern) : [posix.normalize(pattern)];
     if (paths.length === 0) problems.push(`${field}: "${pattern}" matches no file in the data root`);
     for (const path of paths) if (!specs.some((spec) => spec.path === path)) specs.push({ field, path });
   }
