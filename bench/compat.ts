@@ -20,6 +20,7 @@ import { parse as parseYaml } from 'yaml';
 import { analyseDataset } from '../activities/qa/dataset-qa';
 import { writeTableFile } from '../activities/synth/generate';
 import { loadSynthSpec } from '../activities/synth/load-spec';
+import { canInstallDebianPackages, installDebianPackage } from '../scripts/lib/tools';
 
 const root = join(__dirname, '..');
 const venv = join(root, '.compat-venv');
@@ -85,12 +86,9 @@ const RSCRIPT = '/usr/bin/Rscript';
 /** Installs Debian's r-base-core when the bench runs as root with apt-get (CI's case); else R is optional. */
 function ensureR(): boolean {
   if (existsSync(RSCRIPT)) return true;
-  if (process.getuid?.() !== 0 || spawnSync('apt-get', ['--version']).status !== 0) return false;
+  if (!canInstallDebianPackages()) return false;
   console.log('compat: installing Debian r-base-core (apt-get) for the p-value comparison');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', 'r-base-core']]) {
-    if (spawnSync('apt-get', args, { env, stdio: 'inherit' }).status !== 0) return false;
-  }
+  installDebianPackage('r-base-core');
   return existsSync(RSCRIPT);
 }
 

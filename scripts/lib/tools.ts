@@ -96,15 +96,25 @@ export function ensureChromium(log: (line: string) => void = console.log): strin
     return explicit;
   }
   if (isExecutable(CHROMIUM)) return CHROMIUM;
-  if (process.getuid?.() !== 0 || !onPath('apt-get')) {
+  if (!canInstallDebianPackages()) {
     throw new Error(`Chromium is not installed: install Debian's package (sudo apt-get install chromium) or set CHROMIUM_PATH`);
   }
   log('[tools] installing Debian chromium (apt-get) for the Web UI test');
+  installDebianPackage('chromium');
+  if (!isExecutable(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is missing`);
+  return CHROMIUM;
+}
+
+/** apt-get is there and we are root (as CI runs): Debian packages can be installed. */
+export function canInstallDebianPackages(): boolean {
+  return process.getuid?.() === 0 && onPath('apt-get') !== undefined;
+}
+
+/** Installs one Debian package through apt-get, non-interactively; throws with the failing command. */
+export function installDebianPackage(name: string): void {
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', 'chromium']]) {
+  for (const args of [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', name]]) {
     const result = spawnSync('apt-get', args, { env, stdio: ['ignore', 'inherit', 'inherit'] });
     if (result.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed (exit ${result.status})`);
   }
-  if (!isExecutable(CHROMIUM)) throw new Error(`apt-get installed chromium but ${CHROMIUM} is missing`);
-  return CHROMIUM;
 }
