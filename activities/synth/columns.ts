@@ -73,7 +73,7 @@ export class NumericGenerator extends BaseGenerator {
   private readonly bounds: ReturnType<typeof constraintsOn>;
   private readonly range: { low: number; high: number };
 
-  constructor(private readonly column: ColumnOf<'numeric'>, context: GeneratorContext) {
+  constructor(readonly column: ColumnOf<'numeric'>, context: GeneratorContext) {
     super(column.name, context);
     this.values = new Float64Array(context.blockSize);
     this.precision = column.kind === 'integer' ? 0 : column.precision;
@@ -100,20 +100,8 @@ export class NumericGenerator extends BaseGenerator {
   }
 
   /** The column needs a pass over the whole table first (planSums): a `sum`, or a `rescale` to min..max. */
-  get sumColumn(): boolean {
+  get needsTablePass(): boolean {
     return this.column.sum !== undefined || this.column.rescale === true;
-  }
-
-  get rescaled(): boolean {
-    return this.column.rescale === true;
-  }
-
-  get sumTotal(): number {
-    return this.column.sum ?? 0;
-  }
-
-  get integer(): boolean {
-    return this.column.kind === 'integer';
   }
 
   /** The columns a `sum` column's unscaled values read (its weights' sources, not its constraints). */

@@ -79,7 +79,7 @@ export function createTableGenerators(spec: SynthSpec, tableName: string, format
  * their own, so every shard of the table computes the same constants.
  */
 function planSums(spec: SynthSpec, tableName: string, format: OutputFormat, columns: ColumnGenerator[]): void {
-  const summed = columns.filter((column): column is NumericGenerator => column instanceof NumericGenerator && column.sumColumn);
+  const summed = columns.filter((column): column is NumericGenerator => column instanceof NumericGenerator && column.needsTablePass);
   if (summed.length === 0) return;
   const scratch = createTableGenerators(spec, tableName, format, false);
   const byName = new Map(scratch.columns.map((column) => [column.name, column]));
@@ -103,7 +103,9 @@ function planSums(spec: SynthSpec, tableName: string, format: OutputFormat, colu
         for (let i = 0; i < count; i++) visit(values[i]!);
       }
     };
-    if (target.rescaled) {
+    const { sum = 0, kind, rescale } = target.column;
+    const integer = kind === 'integer';
+    if (rescale) {
       let low = Infinity;
       let high = -Infinity;
       pass((value) => {
@@ -115,11 +117,10 @@ function planSums(spec: SynthSpec, tableName: string, format: OutputFormat, colu
     }
     let total = 0;
     pass((value) => (total += value));
-    const sum = target.sumTotal;
     const scale = total > 0 ? sum / total : 0;
     let floors = 0;
-    if (target.integer) pass((value) => (floors += Math.floor(value * scale)));
-    target.sumPlan = { scale, boundary: target.integer ? Math.max(0, Math.round(sum - floors)) : 0 };
+    if (integer) pass((value) => (floors += Math.floor(value * scale)));
+    target.sumPlan = { scale, boundary: integer ? Math.max(0, Math.round(sum - floors)) : 0 };
   }
 }
 
