@@ -23,7 +23,7 @@ export type { ColumnGenerator, GeneratorContext, PrimaryKey } from './column-gen
  * the total) and rounding boundary (integer rows below it round up); a `rescale` column's smallest and
  * largest draw.
  */
-export interface SumPlan {
+export interface TablePlan {
   scale: number;
   boundary: number;
   low?: number;
@@ -84,7 +84,7 @@ export class NumericGenerator extends BaseGenerator {
   }
 
   /** A `sum` column's scale and rounding boundary, from a pass over the whole table (generate.ts planSums). */
-  sumPlan?: SumPlan;
+  tablePlan?: TablePlan;
 
   /** A weighted value before a `sum` column's scaling: the row's product of weights times the dispersion noise. */
   private unscaled(hash: number, factor: number): number {
@@ -112,7 +112,7 @@ export class NumericGenerator extends BaseGenerator {
   /** `factor`: the row's product of weights (weighted) or 1 + sum of mean shifts (normal). */
   private draw(hash: number, factor: number, row: number): number {
     if (this.column.rescale) {
-      const { low, high } = this.sumPlan! as Required<SumPlan>;
+      const { low, high } = this.tablePlan! as Required<TablePlan>;
       const { min, max } = this.column;
       const x = this.unscaled(hash, factor);
       if (!(high > low)) return min;
@@ -123,7 +123,7 @@ export class NumericGenerator extends BaseGenerator {
       return Math.floor(min) + bin;
     }
     if (this.column.sum !== undefined) {
-      const { scale, boundary } = this.sumPlan!;
+      const { scale, boundary } = this.tablePlan!;
       const value = this.unscaled(hash, factor) * scale;
       // exhibit's rounding to a total: up (to at least 1) in the first `boundary` rows, down after.
       if (this.column.kind === 'integer') return row < boundary ? Math.max(Math.ceil(value), 1) : Math.floor(value);

@@ -112,7 +112,7 @@ function planSums(spec: SynthSpec, tableName: string, format: OutputFormat, colu
         if (value < low) low = value;
         if (value > high) high = value;
       });
-      target.sumPlan = { scale: 1, boundary: 0, low, high };
+      target.tablePlan = { scale: 1, boundary: 0, low, high };
       continue;
     }
     let total = 0;
@@ -120,7 +120,7 @@ function planSums(spec: SynthSpec, tableName: string, format: OutputFormat, colu
     const scale = total > 0 ? sum / total : 0;
     let floors = 0;
     if (integer) pass((value) => (floors += Math.floor(value * scale)));
-    target.sumPlan = { scale, boundary: integer ? Math.max(0, Math.round(sum - floors)) : 0 };
+    target.tablePlan = { scale, boundary: integer ? Math.max(0, Math.round(sum - floors)) : 0 };
   }
 }
 
