@@ -1,8 +1,18 @@
 /** Calendar math of date columns: the instants a column can take, and how they are written. */
-import { type ColumnOf, parseDate } from './spec';
+import type { ColumnOf } from './spec';
 import { formatStrftime } from './strftime';
 
 export const DAY = 86_400_000;
+
+/** `YYYY-MM-DD` or `YYYY-MM-DDTHH:MM[:SS]` (UTC) as epoch milliseconds; undefined when not a real date. */
+export function parseDate(text: string): number | undefined {
+  const match = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?Z?)?$/.exec(text.trim());
+  if (!match) return undefined;
+  const [, y, mo, d, h = '0', mi = '0', s = '0'] = match;
+  const time = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  const check = new Date(time);
+  return check.getUTCDate() === Number(d) && check.getUTCMonth() === Number(mo) - 1 ? time : undefined;
+}
 
 /** A strftime format (see strftime.ts), or ISO 8601 without one. */
 export function formatDate(time: number, format: string | undefined, datetime: boolean): string {

@@ -5,6 +5,7 @@
  */
 import type { Delimiter } from '../storage/csv-cells';
 import type { ByteWriter } from './byte-writer';
+import type { CrossJoin } from './cross-join';
 import type { Value } from './expression';
 import * as random from './random';
 import type { SynthSpec, TableSpec } from './spec';
@@ -22,6 +23,8 @@ export interface ColumnGenerator {
   compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void;
   /** Writes the CSV cell of the block's row `index`. */
   write(index: number, out: ByteWriter): void;
+  /** A number that orders the block's row `index` as its value does when the text would not (dates in any format); NaN when missing. */
+  orderKey?(index: number): number;
 }
 
 /** A table's primary key as a function of the row: how foreign keys point at rows without a pool. */
@@ -36,6 +39,8 @@ export interface GeneratorContext {
   table: TableSpec;
   delimiter: Delimiter;
   blockSize: number;
+  /** The table's cross-joined columns, if any (cross-join.ts). */
+  crossJoin?: CrossJoin;
   primaryKeyOf(tableName: string): PrimaryKey;
 }
 

@@ -9,6 +9,7 @@ import { encode, isAscii, writeTextCell } from './cell-text';
 import * as base from './column-generator';
 import { BaseGenerator, type ColumnGenerator, type GeneratorContext, type PrimaryKey } from './column-generator';
 import { conditionalFactors, type SourceFactors, weightedRange } from './conditional';
+import { joinedIndex } from './cross-join';
 import { compileExpression, type Value } from './expression';
 import { IdText } from './id-text';
 import * as random from './random';
@@ -52,6 +53,18 @@ class CategoricalGenerator extends BaseGenerator {
 
   compute(start: number, count: number, _columns?: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     const { picked, raw, column, choice, values } = this;
+    const crossJoin = this.context.crossJoin;
+    if (crossJoin) {
+      // Cross-joined: the row's combination gives the value; otherwise one draw per core row. Missing cells per row.
+      const digit = crossJoin.digits.get(this.name);
+      for (let i = 0; i < count; i++) {
+        const row = rows === undefined ? start + i : rows[i]!;
+        const k = isMissing(cellHash(this.key, row), column.missing) ? -1 : digit ? joinedIndex(digit, crossJoin.size, row) : choice.pick(unit(cellHash(this.key, Math.floor(row / crossJoin.size))));
+        picked[i] = k;
+        if (raw) raw[i] = k < 0 ? null : values[k]!;
+      }
+      return;
+    }
     for (let i = 0; i < count; i++) {
       const hash = cellHash(this.key, rows === undefined ? start + i : rows[i]!);
       const k = isMissing(hash, column.missing) ? -1 : choice.pick(unit(hash));
@@ -243,6 +256,7 @@ const DATE_CACHE_LIMIT = 200_000;
 class DateGenerator extends BaseGenerator {
   private readonly candidates: DateCandidates;
   private readonly cached?: Buffer[];
+  private readonly texts?: string[];
   private readonly picked: Float64Array;
 
   constructor(private readonly column: ColumnOf<'date'>, context: GeneratorContext) {
@@ -250,7 +264,8 @@ class DateGenerator extends BaseGenerator {
     this.candidates = dateCandidates(column);
     this.picked = new Float64Array(context.blockSize);
     if (this.candidates.count <= DATE_CACHE_LIMIT) {
-      this.cached = Array.from({ length: this.candidates.count }, (_, i) => encode(escapeCell(this.text(this.candidates.at(i)), context.delimiter)));
+      this.texts = Array.from({ length: this.candidates.count }, (_, i) => this.text(this.candidates.at(i)));
+      this.cached = this.texts.map((text) => encode(escapeCell(text, context.delimiter)));
     }
   }
 
@@ -260,12 +275,24 @@ class DateGenerator extends BaseGenerator {
 
   compute(start: number, count: number, _columns?: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     const { picked, raw, candidates } = this;
+    const crossJoin = this.context.crossJoin;
+    const digit = crossJoin?.digits.get(this.name);
     for (let i = 0; i < count; i++) {
-      const hash = cellHash(this.key, rows === undefined ? start + i : rows[i]!);
-      const index = isMissing(hash, this.column.missing) || candidates.count === 0 ? -1 : below(hash, candidates.count);
+      const row = rows === undefined ? start + i : rows[i]!;
+      const hash = cellHash(this.key, row);
+      let index: number;
+      if (isMissing(hash, this.column.missing) || candidates.count === 0) index = -1;
+      else if (!crossJoin) index = below(hash, candidates.count);
+      else index = digit ? joinedIndex(digit, crossJoin.size, row) : below(cellHash(this.key, Math.floor(row / crossJoin.size)), candidates.count);
       picked[i] = index;
-      if (raw) raw[i] = index < 0 ? null : this.text(candidates.at(index));
+      if (raw) raw[i] = index < 0 ? null : (this.texts?.[index] ?? this.text(candidates.at(index)));
     }
+  }
+
+  /** Candidates ascend in time, so the candidate index orders dates whatever their format. */
+  orderKey(index: number): number {
+    const picked = this.picked[index]!;
+    return picked < 0 ? NaN : picked;
   }
 
   write(index: number, out: ByteWriter): void {
@@ -420,16 +447,20 @@ class PairedGenerator extends BaseGenerator {
   compute(start: number, count: number, columns: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
     const source = columns.get(this.column.source)!.raw!;
     const { picked, raw } = this;
+    const crossJoin = this.context.crossJoin;
     for (let i = 0; i < count; i++) {
       const sourceValue = source[i];
       const choice = sourceValue === null || sourceValue === undefined ? undefined : this.choices.get(String(sourceValue));
-      const hash = cellHash(this.key, rows === undefined ? start + i : rows[i]!);
+      const row = rows === undefined ? start + i : rows[i]!;
+      const hash = cellHash(this.key, row);
       if (!choice || isMissing(hash, this.column.missing)) {
         picked[i] = undefined;
         if (raw) raw[i] = null;
         continue;
       }
-      const k = choice.weights ? choice.weights.pick(unit(hash)) : below(hash, choice.values.length);
+      // With a cross join, one draw per core row (exhibit joins a paired column's value with its source's).
+      const draw = crossJoin ? cellHash(this.key, Math.floor(row / crossJoin.size)) : hash;
+      const k = choice.weights ? choice.weights.pick(unit(draw)) : below(draw, choice.values.length);
       picked[i] = choice.cells[k]!;
       if (raw) raw[i] = choice.values[k]!;
     }
@@ -554,6 +585,40 @@ class DerivedGenerator extends BaseGenerator {
       if (this.column.precision === undefined) out.ascii(String(value));
       else out.fixed(value, this.column.precision);
     } else writeTextCell(String(value), out, this.context.delimiter);
+  }
+}
+
+/**
+ * A column whose values were decided for the whole table beforehand (by custom constraints): it hands
+ * them out block by block and writes them as the column's own generator would.
+ */
+export class FixedColumn implements ColumnGenerator {
+  readonly name: string;
+  readonly dependsOn: string[] = [];
+  raw: Value[];
+  private readonly decimals: number | undefined;
+
+  constructor(
+    column: ColumnSpec,
+    private readonly values: readonly Value[],
+    private readonly context: GeneratorContext,
+  ) {
+    this.name = column.name;
+    this.raw = new Array<Value>(context.blockSize).fill(null);
+    this.decimals = column.type === 'numeric' ? (column.kind === 'integer' ? 0 : column.precision) : column.type === 'derived' ? column.precision : undefined;
+  }
+
+  compute(start: number, count: number, _columns?: ReadonlyMap<string, ColumnGenerator>, rows?: Float64Array): void {
+    const raw = this.raw;
+    for (let i = 0; i < count; i++) raw[i] = this.values[rows === undefined ? start + i : rows[i]!] ?? null;
+  }
+
+  write(index: number, out: ByteWriter): void {
+    const value = this.raw[index];
+    if (value === null || value === undefined) return;
+    if (typeof value !== 'number') writeTextCell(String(value), out, this.context.delimiter);
+    else if (this.decimals === undefined) out.ascii(String(value));
+    else out.fixed(value, this.decimals);
   }
 }
 

@@ -7,8 +7,11 @@ import { Readable } from 'node:stream';
 import { type StreamedFile, streamToFileAtomic } from '../storage/atomic-write';
 import { csvLine, DELIMITERS, type OutputFormat } from '../storage/csv-cells';
 import { ByteWriter } from './byte-writer';
-import { type ColumnGenerator, createColumnGenerator, type GeneratorContext, IdGenerator, NumericGenerator, type PrimaryKey } from './columns';
-import { dependenciesOf, SpecError, type SynthSpec, type TableSpec } from './spec';
+import { type ColumnGenerator, createColumnGenerator, FixedColumn, type GeneratorContext, IdGenerator, NumericGenerator, type PrimaryKey } from './columns';
+import { crossJoinOf } from './cross-join';
+import { applyCustomConstraints, type ColumnValues, constraintColumns } from './custom-constraints';
+import type { Value } from './expression';
+import { dependenciesOf, generatedWhole, SpecError, type SynthSpec, type TableSpec } from './spec';
 
 export const BLOCK_ROWS = 4096;
 
@@ -44,14 +47,20 @@ function fillOrder(columns: ColumnGenerator[]): ColumnGenerator[] {
   return ordered;
 }
 
-export function createTableGenerators(spec: SynthSpec, tableName: string, format: OutputFormat, withSums = true) {
+/**
+ * The table's column generators in fill order. `fixed`: columns whose whole-table values are already
+ * decided (custom constraints); the columns reading them are computed from those values.
+ */
+export function createTableGenerators(spec: SynthSpec, tableName: string, format: OutputFormat, withSums = true, fixed?: ReadonlyMap<string, Value[]>) {
   const table = tableOf(spec, tableName);
+  const crossJoin = crossJoinOf(table);
   const primaryKeys = new Map<string, PrimaryKey>();
   const context: GeneratorContext = {
     spec,
     table,
     delimiter: DELIMITERS[format],
     blockSize: BLOCK_ROWS,
+    ...(crossJoin ? { crossJoin } : {}),
     primaryKeyOf(name) {
       let key = primaryKeys.get(name);
       if (!key) {
@@ -64,12 +73,43 @@ export function createTableGenerators(spec: SynthSpec, tableName: string, format
       return key;
     },
   };
-  const columns = table.columns.map((column) => createColumnGenerator(column, context));
+  const columns: ColumnGenerator[] = table.columns.map((column) => {
+    const values = fixed?.get(column.name);
+    return values ? new FixedColumn(column, values, context) : createColumnGenerator(column, context);
+  });
   const read = new Set(table.columns.flatMap((column) => dependenciesOf(column, table)));
-  for (const column of columns) if (read.has(column.name)) column.raw = new Array(BLOCK_ROWS).fill(null);
+  for (const column of columns) if (read.has(column.name)) column.raw ??= new Array(BLOCK_ROWS).fill(null);
   const generators = { table, columns, order: fillOrder(columns), delimiter: DELIMITERS[format] };
-  if (withSums) planSums(spec, tableName, format, columns);
+  if (withSums) planSums(spec, tableName, format, columns, fixed);
   return generators;
+}
+
+/**
+ * A table's custom constraints, applied: the whole table is drawn once (the columns the constraints read
+ * or change, kept in memory), the constraints change those values, and the changed columns come back to
+ * be written as they are, with the columns that read them (weights, pairs, derived) computed from them.
+ */
+function constrainedValues(spec: SynthSpec, tableName: string, format: OutputFormat): Map<string, Value[]> {
+  const { table, columns, order } = createTableGenerators(spec, tableName, format);
+  const names = constraintColumns(table);
+  const kept = columns.filter((column) => names.has(column.name));
+  const data = new Map<string, ColumnValues>();
+  for (const column of kept) {
+    column.raw ??= new Array(BLOCK_ROWS).fill(null);
+    data.set(column.name, { values: new Array<Value>(table.rows), ...(column.orderKey ? { order: new Float64Array(table.rows) } : {}) });
+  }
+  const byName = new Map(columns.map((column) => [column.name, column]));
+  for (let blockStart = 0; blockStart < table.rows; blockStart += BLOCK_ROWS) {
+    const count = Math.min(BLOCK_ROWS, table.rows - blockStart);
+    for (const column of order) column.compute(blockStart, count, byName);
+    for (const column of kept) {
+      const { values, order: keys } = data.get(column.name)!;
+      for (let i = 0; i < count; i++) values[blockStart + i] = column.raw![i] ?? null;
+      if (keys) for (let i = 0; i < count; i++) keys[blockStart + i] = column.orderKey!(i);
+    }
+  }
+  const changed = applyCustomConstraints(spec, table, data);
+  return new Map([...changed].map((name) => [name, data.get(name)!.values]));
 }
 
 /**
@@ -78,10 +118,10 @@ export function createTableGenerators(spec: SynthSpec, tableName: string, format
  * round up. Two passes over the columns their weights read (cheap: categorical draws), on generators of
  * their own, so every shard of the table computes the same constants.
  */
-function planSums(spec: SynthSpec, tableName: string, format: OutputFormat, columns: ColumnGenerator[]): void {
+function planSums(spec: SynthSpec, tableName: string, format: OutputFormat, columns: ColumnGenerator[], fixed?: ReadonlyMap<string, Value[]>): void {
   const summed = columns.filter((column): column is NumericGenerator => column instanceof NumericGenerator && column.needsTablePass);
   if (summed.length === 0) return;
-  const scratch = createTableGenerators(spec, tableName, format, false);
+  const scratch = createTableGenerators(spec, tableName, format, false, fixed);
   const byName = new Map(scratch.columns.map((column) => [column.name, column]));
   const rows = scratch.table.rows;
   const values = new Float64Array(BLOCK_ROWS);
@@ -126,10 +166,16 @@ function planSums(spec: SynthSpec, tableName: string, format: OutputFormat, colu
 
 /** The table's bytes for a row range, in blocks of BLOCK_ROWS rows. */
 export function* generateTableChunks(spec: SynthSpec, tableName: string, options: TableOutputOptions): Generator<Buffer> {
-  const { table, columns, order, delimiter } = createTableGenerators(spec, tableName, options.format);
+  const whole = tableOf(spec, tableName);
   const start = options.start ?? 0;
-  const end = Math.min(options.end ?? table.rows, table.rows);
-  if (start < 0 || start > end) throw new RangeError(`row range ${start}..${end} is outside 0..${table.rows}`);
+  const end = Math.min(options.end ?? whole.rows, whole.rows);
+  if (start < 0 || start > end) throw new RangeError(`row range ${start}..${end} is outside 0..${whole.rows}`);
+  // Rows that depend on each other (unique columns drop repeats, custom constraints work on whole columns): the table is generated whole.
+  if (generatedWhole(whole) && (start !== 0 || end !== whole.rows)) {
+    throw new RangeError(`table "${whole.name}" has ${whole.unique ? 'unique columns' : 'custom constraints'}, so it is generated whole, not as rows ${start}..${end}`);
+  }
+  const fixed = whole.customConstraints && whole.rows > 0 ? constrainedValues(spec, tableName, options.format) : undefined;
+  const { table, columns, order, delimiter } = createTableGenerators(spec, tableName, options.format, true, fixed);
   if (start === 0) {
     let prologue = options.commentLine === undefined ? '' : `# ${options.commentLine.replace(/[\r\n]+/g, ' ')}\n`;
     if (options.header ?? true) prologue += csvLine(table.columns.map((column) => column.name), delimiter);
@@ -139,9 +185,8 @@ export function* generateTableChunks(spec: SynthSpec, tableName: string, options
   const width = columns.length;
   const separator = delimiter.charCodeAt(0);
   const out = new ByteWriter(1 << 20);
-  // A table with unique columns drops rows repeating an earlier row's values there: it is generated whole.
+  // A table with unique columns drops rows repeating an earlier row's values there.
   const unique = table.unique?.map((name) => columns.findIndex((column) => column.name === name));
-  if (unique && (start !== 0 || end !== table.rows)) throw new RangeError(`table "${table.name}" has unique columns, so it is generated whole, not as rows ${start}..${end}`);
   const seen = new Set<string>();
   const cellStarts = new Int32Array(width + 1);
   for (let blockStart = start; blockStart < end; blockStart += BLOCK_ROWS) {

@@ -88,6 +88,9 @@ export function planSeries(spec: SynthSpec, options: SeriesOptions): SeriesPlan 
   if (!table) throw new BadInputError(`table: the spec has no table "${options.table}"`);
   const columns = new Map(table.columns.map((column) => [column.name, column]));
   if (table.unique) problems.push(`table: "${table.name}" drops repeated rows (unique), so a period's row count is not known in advance; a series needs a table without unique`);
+  if (table.customConstraints) problems.push(`table: "${table.name}" has custom constraints, which work on the whole table at once; a series generates it period by period, so it needs a table without customConstraints`);
+  const joined = table.columns.filter((column) => (column.type === 'categorical' || column.type === 'date') && column.crossJoin).map((column) => column.name);
+  if (joined.length > 0) problems.push(`table: "${table.name}" cross-joins ${joined.join(', ')}; a period's rows are a sample of entities, so the combinations would not be complete; a series needs a table without crossJoin`);
   if (!(options.newFraction > 0 && options.newFraction <= 1)) problems.push(`newFraction: ${options.newFraction} is outside (0, 1]`);
   if (!(options.periods >= 1)) problems.push(`periods: ${options.periods}; a series has at least one period`);
   if (!PERIOD_UNITS.includes(options.periodUnit)) problems.push(`periodUnit: "${options.periodUnit}" is not one of ${PERIOD_UNITS.join(', ')}`);

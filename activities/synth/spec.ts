@@ -6,9 +6,12 @@
 import { z } from 'zod';
 
 import { formatZodIssues, ProblemsError } from '../../config/problems';
+import { dateCandidates, parseDate } from './calendar';
 import { compileExpression, evaluateFormula, ExpressionError } from './expression';
 import { unknownStrftimeCodes } from './strftime';
 import { parseTextPattern } from './text-pattern';
+
+export { parseDate } from './calendar';
 
 /** Probabilities may be rounded in a spec; they must sum to 1 within this, and are then normalised. */
 export const PROBABILITY_TOLERANCE = 0.001;
@@ -47,6 +50,10 @@ const columnSchema = z.discriminatedUnion('type', [
     name,
     type: z.literal('categorical'),
     values: weights.describe('value → probability; they sum to 1'),
+    crossJoin: z
+      .boolean()
+      .optional()
+      .describe("Every value appears with every combination of the table's other cross-joined columns, equally often (exhibit's cross_join_all_unique_values): all values, whatever their probabilities"),
     missing,
   }),
   z.strictObject({
@@ -89,6 +96,10 @@ const columnSchema = z.discriminatedUnion('type', [
     frequency: z.enum(['D', 'W', 'MS', 'QS', 'YS', 'ME', 'QE', 'YE', 'H']).optional().describe('Daily, weekly, month/quarter/year start or end, hourly'),
     datetime: z.boolean().default(false).describe('Times too: any second in the range unless a frequency is set'),
     format: z.string().optional().describe('strftime: %Y %y %m %d %e %j %H %I %p %M %S %f %b %B %a %A %z %Z %X %x %T %F %D %R %c; default ISO'),
+    crossJoin: z
+      .boolean()
+      .optional()
+      .describe("Every value appears with every combination of the table's other cross-joined columns, equally often (exhibit's cross_join_all_unique_values): every date of the range"),
     missing,
   }),
   z.strictObject({
@@ -140,6 +151,41 @@ const columnSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
+/** The actions of custom constraints (exhibit's names, in kebab case). */
+export const CUSTOM_ACTIONS = [
+  'sort-ascending',
+  'sort-descending',
+  'make-same',
+  'make-almost-same',
+  'make-distinct',
+  'generate-as-sequence',
+  'generate-as-repeating-sequence',
+  'make-null',
+  'assign-value',
+  'make-outlier',
+] as const;
+export type CustomAction = (typeof CUSTOM_ACTIONS)[number];
+
+const customConstraintSchema = z.strictObject({
+  name: z.string().min(1).max(200).optional().describe('A label for messages (exhibit\'s constraint name)'),
+  filter: z.string().min(1).optional().describe('Only rows where this expression (the derived-column language) is true; all rows otherwise'),
+  partition: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe('Each action applies within each group of the filtered rows that share these columns\' values (rows missing one of them are left alone); the whole filtered table otherwise'),
+  targets: z
+    .array(
+      z.strictObject({
+        columns: z.array(z.string().min(1)).min(1).describe('Each column is acted on separately'),
+        action: z.enum(CUSTOM_ACTIONS),
+        value: z.union([z.string(), z.number()]).optional().describe('assign-value: the value written'),
+      }),
+    )
+    .min(1)
+    .describe('Applied in order'),
+});
+
 /** `a >= b`, `a < 3`: a numeric column against another column or a number (exhibit's basic constraints). */
 export const CONSTRAINT_PATTERN = /^\s*(\S+)\s*(>=|<=|>|<)\s*(\S+)\s*$/;
 
@@ -156,6 +202,11 @@ const tableSchema = z.strictObject({
     .min(1)
     .optional()
     .describe("A row whose values in these columns repeat an earlier row's is dropped (exhibit's allow_duplicates: false), so the table has at most `rows` rows; such a table is generated whole, never in shards"),
+  customConstraints: z
+    .array(customConstraintSchema)
+    .min(1)
+    .optional()
+    .describe("Whole-table rules applied in order after the rows are drawn (exhibit's custom_constraints): sort, make the same, number in sequence… within partitions; such a table is generated whole, never in shards"),
 });
 
 export const synthSpecSchema = z.strictObject({
@@ -178,6 +229,23 @@ export class SpecError extends ProblemsError {
   }
 }
 
+/** A table whose rows depend on each other (unique, custom constraints) is generated in one piece, never in shards. */
+export function generatedWhole(table: TableSpec): boolean {
+  return table.unique !== undefined || table.customConstraints !== undefined;
+}
+
+/** At most this many dates in a cross-joined date column. */
+export const MAX_CROSS_JOIN_VALUES = 1_000_000;
+
+/** How many values a cross-joined column contributes to each combination: its categories, or its dates. */
+export function crossJoinCount(column: ColumnOf<'categorical'> | ColumnOf<'date'>): number {
+  if (column.type === 'categorical') return Object.keys(column.values).length;
+  const from = parseDate(column.from);
+  const to = parseDate(column.to);
+  if (from === undefined || to === undefined || from > to) return 0;
+  return dateCandidates(column).count;
+}
+
 /** The number of distinct ids a format can give. */
 export function idSpaceSize(format: IdFormatSpec): number {
   switch (format.kind) {
@@ -197,15 +265,6 @@ export function idSpaceSize(format: IdFormatSpec): number {
 
 export function groupSizeOf(column: ColumnOf<'grouped-id'>, rows: number): number {
   return Math.floor(typeof column.groupSize === 'number' ? column.groupSize : evaluateFormula(column.groupSize, { rows }));
-}
-
-export function parseDate(text: string): number | undefined {
-  const match = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?Z?)?$/.exec(text.trim());
-  if (!match) return undefined;
-  const [, y, mo, d, h = '0', mi = '0', s = '0'] = match;
-  const time = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-  const check = new Date(time);
-  return check.getUTCDate() === Number(d) && check.getUTCMonth() === Number(mo) - 1 ? time : undefined;
 }
 
 type Path = Array<string | number>;
@@ -353,10 +412,49 @@ function checkSemantics(spec: SynthSpec): string[] {
     (table.unique ?? []).forEach((name, k) => {
       if (!columns.has(name)) problem(['tables', t, 'unique', k], `no column "${name}" in table "${table.name}"`);
     });
+    checkCrossJoin(table, t, problem);
+    (table.customConstraints ?? []).forEach((constraint, k) => {
+      const at: Path = ['tables', t, 'customConstraints', k];
+      if (constraint.filter !== undefined) {
+        try {
+          for (const name of compileExpression(constraint.filter).columns) if (!columns.has(name)) problem([...at, 'filter'], `unknown column "${name}" in table "${table.name}"`);
+        } catch (err) {
+          problem([...at, 'filter'], (err as Error).message);
+        }
+      }
+      (constraint.partition ?? []).forEach((name, p) => {
+        if (!columns.has(name)) problem([...at, 'partition', p], `no column "${name}" in table "${table.name}"`);
+      });
+      constraint.targets.forEach((target, g) => {
+        target.columns.forEach((name, n) => {
+          const column = columns.get(name);
+          if (!column) return void problem([...at, 'targets', g, 'columns', n], `no column "${name}" in table "${table.name}"`);
+          if (target.action.startsWith('generate-as-') && column.type !== 'categorical') problem([...at, 'targets', g, 'columns', n], `${target.action} needs a categorical column (its values' order is the sequence); "${name}" is ${column.type}`);
+          if (target.action === 'make-outlier' && column.type !== 'numeric') problem([...at, 'targets', g, 'columns', n], `make-outlier needs a numeric column; "${name}" is ${column.type}`);
+        });
+        if (target.action === 'assign-value' && target.value === undefined) problem([...at, 'targets', g, 'value'], 'assign-value needs a value');
+        if (target.action !== 'assign-value' && target.value !== undefined) problem([...at, 'targets', g, 'value'], `only assign-value takes a value, not ${target.action}`);
+      });
+    });
     const cycle = dependencyCycle(table);
     if (cycle) problem(['tables', t, 'columns'], `columns depend on each other in a cycle: ${cycle.join(' → ')}`);
   });
   return problems;
+}
+
+function checkCrossJoin(table: TableSpec, t: number, problem: (path: Path, message: string) => void): void {
+  let combinations = 1;
+  const factors: string[] = [];
+  table.columns.forEach((column, c) => {
+    if ((column.type !== 'categorical' && column.type !== 'date') || !column.crossJoin) return;
+    const count = crossJoinCount(column);
+    if (count > MAX_CROSS_JOIN_VALUES) return void problem(['tables', t, 'columns', c, 'crossJoin'], `"${column.name}" has ${count} dates; at most ${MAX_CROSS_JOIN_VALUES} can be cross-joined (set a frequency)`);
+    combinations *= count;
+    factors.push(`${column.name} ${count}`);
+  });
+  if (factors.length > 0 && table.rows > 0 && combinations > table.rows) {
+    problem(['tables', t, 'rows'], `${table.rows} rows are fewer than the ${combinations} combinations of the cross-joined columns (${factors.join(' × ')})`);
+  }
 }
 
 /** The right-hand columns constraining a numeric column, e.g. `stays` for `los >= stays`. */

@@ -30,7 +30,7 @@ import { uploadFileOnce } from '../storage/upload-once';
 import { generateTableText, writeTableFile } from './generate';
 import { type generateSyntheticStage, type ShardRange, shardRanges } from './generate-synthetic.stage';
 import { loadSynthSpec } from './load-spec';
-import { SpecError, type SynthSpec } from './spec';
+import { generatedWhole, SpecError, type SynthSpec } from './spec';
 
 export type GenerateSyntheticConfig = StageConfigFor<typeof generateSyntheticStage>;
 
@@ -163,7 +163,7 @@ export interface PlannedTable {
   rows: number;
   /** How many shards (of the stage's shardRows) the table is generated in; 0 for a reused dataset. */
   shards: number;
-  /** Rows per shard when not the stage's shardRows (a table with unique columns: all of them). */
+  /** Rows per shard when not the stage's shardRows (a table generated whole: all of them). */
   shardRows?: number;
 }
 
@@ -198,7 +198,9 @@ function estimateBytes(spec: SynthSpec, stage: GenerateSyntheticConfig): { total
   let largest = 0;
   for (const table of spec.tables) {
     const sampled = Math.min(SAMPLE_ROWS, table.rows);
-    const sample = sampled === 0 ? 0 : Buffer.byteLength(generateTableText(spec, table.name, { format: stage.format, end: sampled, header: false }));
+    // A table generated whole cannot be sampled as a row range: its rows as drawn, before the whole-table rules, are as wide.
+    const sampleSpec = generatedWhole(table) ? { ...spec, tables: spec.tables.map((other) => (other === table ? { ...other, unique: undefined, customConstraints: undefined } : other)) } : spec;
+    const sample = sampled === 0 ? 0 : Buffer.byteLength(generateTableText(sampleSpec, table.name, { format: stage.format, end: sampled, header: false }));
     const estimate = sampled === 0 ? 0 : Math.ceil((sample / sampled) * table.rows);
     total += estimate;
     largest = Math.max(largest, estimate);
@@ -256,9 +258,9 @@ export async function planBatch(job: SyntheticJob, deps: { dataRoot: string; blo
   const toGenerate: LoadedDataset[] = [];
   for (const dataset of hashed) {
     const ref: DatasetRef = { name: dataset.spec.name, spec: dataset.entry.path, field: dataset.entry.field, inputsHash: dataset.inputsHash, specSha256: dataset.specSha256 };
-    // A table with unique columns drops repeated rows as it goes, so it is generated whole: one shard.
+    // A table with unique columns or custom constraints is generated whole: one shard.
     const tables = dataset.spec.tables.map((table) => {
-      const shardRows = table.unique ? Math.max(1, table.rows) : job.stage.shardRows;
+      const shardRows = generatedWhole(table) ? Math.max(1, table.rows) : job.stage.shardRows;
       return { name: table.name, rows: table.rows, shardRows, shards: shardRanges(table.rows, shardRows).length };
     });
     const earlier = job.overwrite ? undefined : await findCompletedStage(deps.dataRoot, DATASET_RECORDS, dataset.inputsHash, deps.blobStore);
