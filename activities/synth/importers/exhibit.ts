@@ -14,10 +14,11 @@
  * - continuous: precision, weighted_uniform (→ weighted: per-category weights, dispersion; scaled to
  *   target_sum as the total, rounded as exhibit rounds, else to target_min..target_max) or normal (mean shifted by the weights,
  *   then scaled to target_sum as exhibit does).
- * - date: from, to or uniques, frequency (pandas aliases), cross_join_all_unique_values.
+ * - date: from, to or uniques, frequency (pandas aliases).
+ * - cross_join_all_unique_values on categorical and date columns (native crossJoin): rows / K × K rows, as exhibit makes.
  * - linked_columns: child columns paired to their parent from the database's linked table.
- * - constraints: allow_duplicates (false: rows repeating the non-numerical columns are dropped), basic_constraints `a >= b`;
- *   custom_constraints are not supported (error).
+ * - constraints: allow_duplicates (false: rows repeating the non-numerical columns are dropped), basic_constraints `a >= b`,
+ *   custom_constraints (filter, partition, targets; the actions in custom-constraints.ts, others an error).
  * - derived_columns: pandas expressions (`los.div(stays).round(2)`, `a / b`) translated.
  * Anything else is an error naming its key: nothing is skipped silently.
  */
@@ -27,7 +28,7 @@ import { Database } from 'node-sqlite3-wasm';
 
 import { lastOfSteps } from '../calendar';
 import { compileExpression } from '../expression';
-import { type ColumnOf, type ColumnSpec, parseSynthSpec, SpecError, type SynthSpec } from '../spec';
+import { type ColumnOf, type ColumnSpec, crossJoinCount, CUSTOM_ACTIONS, type CustomAction, parseSynthSpec, SpecError, type SynthSpec, type TableSpec } from '../spec';
 import { parsePipeTable } from './pipe-table';
 
 type Record_ = Record<string, unknown>;
@@ -106,6 +107,11 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
   const problems: string[] = [];
   const problem = (path: string, message: string): void => void problems.push(`${path}: ${message}`);
   if (!isRecord(document)) throw new SpecError(['(root): an exhibit spec is a mapping with metadata and columns']);
+  const crossJoinOf = (definition: Record_, at: string): { crossJoin?: true } => {
+    const flag = definition.cross_join_all_unique_values;
+    if (flag !== undefined && flag !== null && typeof flag !== 'boolean') problem(at, 'must be true or false');
+    return flag === true ? { crossJoin: true } : {};
+  };
   const metadata = isRecord(document.metadata) ? document.metadata : {};
   if (!isRecord(document.metadata)) problem('metadata', 'missing');
   const columnsIn = isRecord(document.columns) ? document.columns : {};
@@ -214,7 +220,7 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
           if (present <= 0) throw new Error(`${at}.original_values: every row is Missing data`);
           for (const key of Object.keys(values)) values[key] = values[key]! / present;
           const missingShare = missingRow > 0 ? missingRow / total : missing;
-          columns.set(columnName, { name: columnName, type: 'categorical', values, missing: missingShare });
+          columns.set(columnName, { name: columnName, type: 'categorical', values, missing: missingShare, ...crossJoinOf(definition, `${at}.cross_join_all_unique_values`) });
           header.forEach((name, index) => {
             if (index === 0 || index === probabilityIndex) return;
             if (name.startsWith('paired_')) {
@@ -312,7 +318,9 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
           to = lastOfSteps(from, frequency, uniques);
         }
         if (to === undefined) problem(`${at}.to`, 'missing (and no uniques to derive it from)');
-        if (from !== undefined && to !== undefined && frequency) columns.set(columnName, { name: columnName, type: 'date', from, to, frequency, datetime: frequency === 'H', missing });
+        if (from !== undefined && to !== undefined && frequency) {
+          columns.set(columnName, { name: columnName, type: 'date', from, to, frequency, datetime: frequency === 'H', missing, ...crossJoinOf(definition, `${at}.cross_join_all_unique_values`) });
+        }
       }
     }
 
@@ -406,9 +414,7 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
     if (/^\s*\S+\s*(>=|<=|>|<)\s*\S+\s*$/.test(text)) tableConstraints.push(text.trim());
     else problem(`constraints.basic_constraints[${k}]`, `"${String(constraint)}" is not "column op column-or-number" with >=, <=, > or <`);
   });
-  if (!isEmpty(constraints.custom_constraints)) {
-    for (const name of Object.keys(isRecord(constraints.custom_constraints) ? constraints.custom_constraints : {})) problem(`constraints.custom_constraints.${name}`, 'custom constraints (partitions, sequences, make_same, …) are not supported');
-  }
+  const customConstraints = importCustomConstraints(constraints.custom_constraints, problem);
 
   const derivedColumns: ColumnSpec[] = [];
   for (const [columnName, expression] of Object.entries(derived)) {
@@ -426,6 +432,19 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
     }
   }
 
+  // exhibit draws rows / K core rows and joins each with the K combinations of the cross-joined columns: rows / K × K rows.
+  let tableRows = rowCount;
+  const joined = [...columns.values()].filter((column): column is ColumnOf<'categorical'> | ColumnOf<'date'> => (column.type === 'categorical' || column.type === 'date') && column.crossJoin === true);
+  if (joined.length > 0) {
+    const combinations = joined.reduce((product, column) => product * crossJoinCount(column), 1);
+    const core = Math.floor(rowCount / combinations);
+    if (core === 0) problem('metadata.number_of_rows', `${rowCount} rows are fewer than the ${combinations} combinations of the cross-joined columns (${joined.map((column) => `${column.name} ${crossJoinCount(column)}`).join(' × ')}); exhibit refuses this too`);
+    else if (core * combinations !== rowCount) {
+      tableRows = core * combinations;
+      warnings.push(`metadata.number_of_rows: ${rowCount} is not a multiple of the ${combinations} combinations of the cross-joined columns; ${tableRows} rows (${core} × ${combinations}) are generated, as exhibit generates`);
+    }
+  }
+
   if (problems.length > 0) throw new SpecError(problems);
   const ordered = exhibitOrder(columns, categoricalOrder, derivedColumns);
   const numericalColumns = new Set(Array.isArray(metadata.numerical_columns) ? metadata.numerical_columns.map(String) : []);
@@ -435,14 +454,85 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
     tables: [
       {
         name: tableName,
-        rows,
+        rows: tableRows,
         columns: ordered,
         ...(tableConstraints.length ? { constraints: tableConstraints } : {}),
+        ...(customConstraints.length ? { customConstraints } : {}),
         // exhibit drops a row whose values outside numerical_columns repeat an earlier row's.
         ...(constraints.allow_duplicates === false ? { unique: ordered.filter((column) => !numericalColumns.has(column.name) && column.type !== 'numeric').map((column) => column.name) } : {}),
       },
     ],
   });
+}
+
+/** exhibit's actions this engine does not do (an error naming them, rather than exhibit's silent skip of unknown names). */
+const UNSUPPORTED_ACTIONS = ['make_not_null', 'geo_make_regions', 'sort_and_skew_right', 'sort_and_skew_left', 'sort_and_make_peak', 'sort_and_make_valley', 'shift_distribution_right', 'shift_distribution_left'];
+
+/** A pandas filter (`(los > 2) & (sex == 'M')`, `~column name~`) in the expression language. */
+export function translatePandasFilter(text: string): string {
+  return text
+    .replace(/~([^~]+)~/g, (_, name: string) => `\`${name}\``)
+    .replace(/&/g, ' and ')
+    .replace(/\|/g, ' or ')
+    .replace(/~/g, ' not ')
+    .replace(/\bTrue\b/g, '(1 == 1)')
+    .replace(/\bFalse\b/g, '(1 == 0)');
+}
+
+/**
+ * exhibit's custom_constraints (`name: { filter, partition: "a, b", targets: { "col1, col2": "action1, action2$arg" } }`)
+ * as native customConstraints: one target per action, in exhibit's order.
+ */
+function importCustomConstraints(input: unknown, problem: (path: string, message: string) => void): NonNullable<TableSpec['customConstraints']> {
+  if (isEmpty(input)) return [];
+  if (!isRecord(input)) {
+    problem('constraints.custom_constraints', 'must be a mapping of constraint name → { filter, partition, targets }');
+    return [];
+  }
+  const result: NonNullable<TableSpec['customConstraints']> = [];
+  for (const [name, definition] of Object.entries(input)) {
+    const at = `constraints.custom_constraints.${name}`;
+    if (!isRecord(definition)) {
+      problem(at, 'must be a mapping with filter, partition and targets');
+      continue;
+    }
+    for (const key of Object.keys(definition)) if (!['filter', 'partition', 'targets'].includes(key)) problem(`${at}.${key}`, 'is not part of the supported exhibit subset');
+    const constraint: NonNullable<TableSpec['customConstraints']>[number] = { name, targets: [] };
+    if (!isEmpty(definition.filter)) {
+      const filter = String(definition.filter);
+      if (/with_(high|low)_frequency/.test(filter)) problem(`${at}.filter`, `"${filter}": with_high_frequency / with_low_frequency filters are not supported`);
+      else {
+        const translated = translatePandasFilter(filter);
+        try {
+          compileExpression(translated);
+          constraint.filter = translated;
+        } catch (err) {
+          problem(`${at}.filter`, `"${filter}" cannot be translated: ${(err as Error).message}`);
+        }
+      }
+    }
+    if (!isEmpty(definition.partition)) {
+      const partition = (Array.isArray(definition.partition) ? definition.partition.map(String) : String(definition.partition).split(',')).map((column) => column.trim()).filter(Boolean);
+      if (partition.length > 0) constraint.partition = partition;
+    }
+    if (!isRecord(definition.targets) || isEmpty(definition.targets)) {
+      problem(`${at}.targets`, 'needs at least one "column: action"');
+      continue;
+    }
+    for (const [columnsText, actionsText] of Object.entries(definition.targets)) {
+      const columns = columnsText.split(',').map((column) => column.trim()).filter(Boolean);
+      for (const actionText of String(actionsText).split(',').map((action) => action.trim()).filter(Boolean)) {
+        const [action = '', ...args] = actionText.split('$');
+        const native = action.replace(/_/g, '-') as CustomAction;
+        if (UNSUPPORTED_ACTIONS.includes(action)) problem(`${at}.targets.${columnsText}`, `action "${action}" is not supported (supported: ${CUSTOM_ACTIONS.map((known) => known.replace(/-/g, '_')).join(', ')})`);
+        else if (!CUSTOM_ACTIONS.includes(native)) problem(`${at}.targets.${columnsText}`, `"${action}" is not an exhibit action`);
+        else if (native === 'assign-value' && args.length === 0) problem(`${at}.targets.${columnsText}`, 'assign_value needs its value: assign_value$value');
+        else constraint.targets.push({ columns, action: native, ...(native === 'assign-value' ? { value: args.join('$') } : {}) });
+      }
+    }
+    if (constraint.targets.length > 0) result.push(constraint);
+  }
+  return result;
 }
 
 /** exhibit's output order: uuid columns, categorical columns (a paired column right after its source), dates, numbers, derived. */
