@@ -46,12 +46,23 @@ describe('exhibit custom_constraints (uuid_demo-like)', async () => {
     assert.deepEqual(table.customConstraints?.[1]?.partition, ['sex', 'dose_number']);
   });
 
+  it("repeats record ids exactly as exhibit's frequency_distribution says: 50 % of rows once, 30 % twice, 20 % three times", () => {
+    const records = groupBy(rows, 'record_chi');
+    const share = (size: number): number => records.filter((record) => record.length === size).length * size / rows.length;
+    assert.deepEqual([share(1), share(2), share(3)], [0.5, 0.3, 0.2]);
+    assert.ok(rows.every((row) => /^[0-9a-f]{32}$/.test(row.record_chi!)));
+    assert.ok(!warnings.some((w) => /Poisson/.test(w)), warnings.join(' | '));
+    assert.throws(() => planSeries(spec, SERIES), (err: unknown) => err instanceof BadInputError && /ids repeating exactly \(record_chi/.test(err.message));
+    const column = { name: 'r', type: 'id', format: { kind: 'uuid' }, primaryKey: true, frequencies: { 1: 0.5, 2: 0.5 } };
+    assert.throws(() => parseSynthSpec({ name: 'f', tables: [{ name: 't', rows: 10, columns: [column] }] }), /tables\[0\]\.columns\[0\]\.frequencies: a primary key appears once per row/);
+  });
+
   it("numbers each record's doses 1..n in row order, with dates ascending and one sex per record", () => {
     const records = groupBy(rows, 'record_chi');
-    assert.ok(records.filter((record) => record.length >= 3).length > 100, 'records with several doses');
+    assert.ok(records.filter((record) => record.length === 3).length > 100, 'records with several doses');
     for (const record of records) {
-      // Equal probabilities: the values in order, then blanks (exhibit pads a record longer than the sequence).
-      assert.deepEqual(record.map((row) => row.dose_number), record.map((_, i) => (i < 3 ? `dose_${i + 1}` : '')), record[0]!.record_chi);
+      // Equal probabilities: the values in order (then blanks, were a record longer than the sequence).
+      assert.deepEqual(record.map((row) => row.dose_number), record.map((_, i) => `dose_${i + 1}`), record[0]!.record_chi);
       const dates = record.map((row) => row.vacc_date!);
       assert.deepEqual(dates, [...dates].sort(), record[0]!.record_chi);
       assert.equal(new Set(record.map((row) => row.sex)).size, 1, record[0]!.record_chi);
@@ -59,18 +70,15 @@ describe('exhibit custom_constraints (uuid_demo-like)', async () => {
   });
 
   it('recomputes the numbers weighted by a constrained column from its new values', () => {
-    // wait_days is weighted by dose_number (0.2 / 0.3 / 0.5) outside the rows the second constraint sorts.
-    const untouched = rows.filter((row) => !(row.site === 'north' && Number(row.wait_days) > 5) && row.dose_number !== '');
-    const mean = (dose: string): number => {
-      const values = untouched.filter((row) => row.dose_number === dose).map((row) => Number(row.wait_days));
-      return values.reduce((sum, v) => sum + v, 0) / values.length;
-    };
-    assert.ok(mean('dose_1') < mean('dose_2') && mean('dose_2') < mean('dose_3'), `${mean('dose_1')} ${mean('dose_2')} ${mean('dose_3')}`);
+    // dose_cost is weighted by dose_number (0.1 / 0.3 / 0.6, no dispersion) and no constraint targets it:
+    // drawn from the doses before the sequence was imposed, it would not follow the final doses.
+    const costs = new Map(rows.map((row) => [row.dose_number, new Set<string>()]));
+    for (const row of rows) costs.get(row.dose_number)!.add(row.dose_cost!);
+    assert.deepEqual([...costs].sort(), [['dose_1', new Set(['10'])], ['dose_2', new Set(['46'])], ['dose_3', new Set(['100'])]]);
   });
 
   it('applies a filter with a partition: distinct batches and wait_days descending within each (sex, dose) of the north rows', () => {
-    // Rows without a dose (a record longer than the sequence) belong to no partition and are left alone.
-    const north = rows.filter((row) => row.site === 'north' && Number(row.wait_days) > 5 && row.dose_number !== '');
+    const north = rows.filter((row) => row.site === 'north' && Number(row.wait_days) > 5);
     assert.ok(north.length > 1000);
     for (const group of groupBy(north, 'sex', 'dose_number')) {
       const batches = group.map((row) => row.batch).filter((batch) => batch !== '');

@@ -13,7 +13,7 @@ import { joinedIndex } from './cross-join';
 import { compileExpression, type Value } from './expression';
 import { IdText } from './id-text';
 import * as random from './random';
-import { type ColumnOf, type ColumnSpec, constraintsOn, groupSizeOf } from './spec';
+import { type ColumnOf, type ColumnSpec, constraintsOn, groupSizeOf, idsOfFrequencies } from './spec';
 import { parseTextPattern } from './text-pattern';
 import { WeightedChoice } from './weighted-choice';
 
@@ -308,19 +308,39 @@ export class IdGenerator extends BaseGenerator implements PrimaryKey {
   private readonly permutation?: Permutation;
   private readonly indices: Float64Array;
   readonly rows: number;
+  /** Ids repeating exactly (`frequencies`): the layout of the id list, and the shuffle of rows over it. */
+  private readonly classes?: ReturnType<typeof idsOfFrequencies>['classes'];
+  private readonly shuffle?: Permutation;
 
   constructor(private readonly column: ColumnOf<'id'>, context: GeneratorContext) {
     super(column.name, context, keyOf(column.seed ?? context.spec.seed, context.table.name, column.name));
     this.id = new IdText(column.format, this.key, context.delimiter);
     this.rows = context.table.rows;
     this.indices = new Float64Array(context.blockSize);
-    // Primary keys: a permutation of the row numbers into the id space, so every row's id is unique.
-    if (column.primaryKey && column.format.kind !== 'row-number') {
+    // Primary keys (and repeated ids): a permutation of the row (or id) numbers into the id space, so ids are distinct.
+    if ((column.primaryKey || column.frequencies) && column.format.kind !== 'row-number') {
       this.permutation = new Permutation(this.id.size, keyOf(this.key, 'permutation'));
+    }
+    if (column.frequencies && this.rows > 0) {
+      this.classes = idsOfFrequencies(column.frequencies, this.rows).classes;
+      this.shuffle = new Permutation(this.rows, keyOf(this.key, 'shuffle'));
     }
   }
 
+  /** exhibit's list of repeated ids (each frequency's ids, each that many times), read at the row's shuffled position. */
+  private repeatedIndex(row: number): number {
+    if (isMissing(cellHash(this.key, row), this.column.missing)) return -1;
+    const position = this.shuffle!.apply(row);
+    const classes = this.classes!;
+    let c = 0;
+    while (c < classes.length - 1 && position >= classes[c]!.rowEnd) c++;
+    const { rowStart, idStart, frequency } = classes[c]!;
+    const member = idStart + Math.floor((position - rowStart) / frequency);
+    return this.permutation ? this.permutation.apply(member) : member;
+  }
+
   private indexOfRow(row: number): number {
+    if (this.classes) return this.repeatedIndex(row);
     if (this.column.format.kind === 'row-number') return row;
     if (this.permutation) return this.permutation.apply(row);
     const hash = cellHash(this.key, row);

@@ -88,6 +88,8 @@ export function planSeries(spec: SynthSpec, options: SeriesOptions): SeriesPlan 
   if (!table) throw new BadInputError(`table: the spec has no table "${options.table}"`);
   const columns = new Map(table.columns.map((column) => [column.name, column]));
   if (table.unique) problems.push(`table: "${table.name}" drops repeated rows (unique), so a period's row count is not known in advance; a series needs a table without unique`);
+  const repeated = table.columns.filter((column) => column.type === 'id' && column.frequencies).map((column) => column.name);
+  if (repeated.length > 0) problems.push(`table: "${table.name}" has ids repeating exactly (${repeated.join(', ')}: frequencies), laid out over the whole table; a series needs grouped ids instead`);
   if (table.customConstraints) problems.push(`table: "${table.name}" has custom constraints, which work on the whole table at once; a series generates it period by period, so it needs a table without customConstraints`);
   const joined = table.columns.filter((column) => (column.type === 'categorical' || column.type === 'date') && column.crossJoin).map((column) => column.name);
   if (joined.length > 0) problems.push(`table: "${table.name}" cross-joins ${joined.join(', ')}; a period's rows are a sample of entities, so the combinations would not be complete; a series needs a table without crossJoin`);

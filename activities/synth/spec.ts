@@ -109,6 +109,10 @@ const columnSchema = z.discriminatedUnion('type', [
     primaryKey: z.boolean().default(false),
     qa: qaAs,
     seed: z.int().min(0).max(2 ** 32 - 1).optional().describe("This column's own seed (exhibit's uuid_seed); the spec seed otherwise"),
+    frequencies: z
+      .record(z.string().regex(/^[1-9][0-9]*$/, 'a frequency: 1, 2, 3, …'), z.number().min(0))
+      .optional()
+      .describe("Ids that repeat exactly (exhibit's frequency_distribution): frequency → share of rows; each share's rows hold ⌈rows × share / frequency⌉ ids, each that many times, in shuffled rows (shares are normalised)"),
     missing,
   }),
   z.strictObject({ name, type: z.literal('foreign-key'), references: z.string().regex(/^[^.]+\.[^.]+$/, 'expected "table.column"'), missing }),
@@ -246,6 +250,28 @@ export function crossJoinCount(column: ColumnOf<'categorical'> | ColumnOf<'date'
   return dateCandidates(column).count;
 }
 
+/**
+ * How exhibit lays out ids with a frequency distribution: per frequency f (ascending) with share p,
+ * ⌈rows × p / f⌉ ids each repeated f times, the list cut at `rows`. Returns each frequency's first row
+ * and first id in that list, and the ids used.
+ */
+export function idsOfFrequencies(frequencies: Record<string, number>, rows: number): { classes: Array<{ frequency: number; rowStart: number; rowEnd: number; idStart: number }>; ids: number } {
+  const entries = Object.entries(frequencies).map(([frequency, share]) => [Number(frequency), share] as const).filter(([, share]) => share > 0).sort(([a], [b]) => a - b);
+  const total = entries.reduce((sum, [, share]) => sum + share, 0);
+  const classes: Array<{ frequency: number; rowStart: number; rowEnd: number; idStart: number }> = [];
+  let rowStart = 0;
+  let idStart = 0;
+  for (const [frequency, share] of entries) {
+    if (rowStart >= rows) break;
+    const ids = Math.ceil((rows * share) / total / frequency);
+    const rowEnd = Math.min(rows, rowStart + ids * frequency);
+    classes.push({ frequency, rowStart, rowEnd, idStart });
+    idStart += Math.ceil((rowEnd - rowStart) / frequency);
+    rowStart = rowEnd;
+  }
+  return { classes, ids: idStart };
+}
+
 /** The number of distinct ids a format can give. */
 export function idSpaceSize(format: IdFormatSpec): number {
   switch (format.kind) {
@@ -328,6 +354,11 @@ function checkSemantics(spec: SynthSpec): string[] {
             problem(at(c, 'format'), `a primary key needs ${table.rows} distinct ids but this format has only ${space}`);
           }
           if (column.type === 'id' && column.primaryKey && column.missing > 0) problem(at(c, 'missing'), 'a primary key cannot be missing');
+          if (column.type === 'id' && column.frequencies !== undefined) {
+            if (column.primaryKey) problem(at(c, 'frequencies'), 'a primary key appears once per row; repeating ids are not one');
+            if (!Object.values(column.frequencies).some((share) => share > 0)) problem(at(c, 'frequencies'), 'needs a frequency with a positive share');
+            else if (idsOfFrequencies(column.frequencies, table.rows).ids > space) problem(at(c, 'frequencies'), `needs ${idsOfFrequencies(column.frequencies, table.rows).ids} distinct ids but the format has only ${space}`);
+          }
           if (column.type === 'grouped-id') {
             try {
               const size = groupSizeOf(column, table.rows);

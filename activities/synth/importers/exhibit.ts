@@ -5,7 +5,7 @@
  * - metadata: number_of_rows, random_seed, id (the table name) and the column lists (checked);
  *   inline_limit, geospatial_columns (empty) are informational.
  * - uuid: frequency_distribution `frequency | probability_vector` (all 1: a primary key; otherwise ids
- *   shared by a pool of rows / mean frequency), miss_probability, anonymising_set uuid|range, uuid_seed;
+ *   repeating exactly as exhibit lays them out: native `frequencies`), miss_probability, anonymising_set uuid|range, uuid_seed;
  *   ids are 32 hex digits without hyphens, as exhibit writes them.
  * - categorical: original_values pipe table (value | paired_<col>… | probability_vector | weight columns
  *   of numerical columns), a `Missing data` row (short rows padded), `See paired column`, values beyond
@@ -159,6 +159,7 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
         const anonymising = definition.anonymising_set ?? 'uuid';
         if (anonymising !== 'uuid' && anonymising !== 'range') problem(`${at}.anonymising_set`, 'only "uuid" or "range" is supported');
         let meanFrequency = 1;
+        let frequencies: Record<string, number> = {};
         try {
           const table = parsePipeTable(definition.frequency_distribution ?? ['frequency | probability_vector', '1 | 1.0'], `${at}.frequency_distribution`);
           const pairs = table.rows.map((row) => [Number(row[0]), Number(row[1] ?? 0)] as const);
@@ -167,6 +168,8 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
           if (!(total > 0)) throw new Error(`${at}.frequency_distribution: probabilities sum to 0`);
           if (Math.abs(total - 1) > 0.001) warnings.push(`${at}.frequency_distribution: probabilities sum to ${total}; rescaled to 1 as exhibit does`);
           meanFrequency = pairs.reduce((sum, [f, p]) => sum + (f * p) / total, 0);
+          if (pairs.some(([f]) => !Number.isInteger(f))) throw new Error(`${at}.frequency_distribution: frequencies must be whole numbers`);
+          for (const [f, p] of pairs) frequencies[String(f)] = (frequencies[String(f)] ?? 0) + p / total;
         } catch (err) {
           problem(`${at}.frequency_distribution`, (err as Error).message.replace(`${at}.frequency_distribution: `, ''));
         }
@@ -177,9 +180,8 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
         } else if (meanFrequency === 1) {
           columns.set(columnName, { name: columnName, type: 'id', primaryKey: false, format, ...ownSeed, missing });
         } else {
-          if (format.kind === 'row-number') problem(`${at}.anonymising_set`, '"range" ids cannot repeat; use "uuid"');
-          warnings.push(`${at}: ids repeat ${meanFrequency.toFixed(3)} times on average: each row draws its id from a pool of rows / ${meanFrequency.toFixed(3)} ids, so frequencies follow a Poisson law around that mean rather than the exact frequency_distribution`);
-          columns.set(columnName, { name: columnName, type: 'grouped-id', format: format.kind === 'uuid' ? format : { kind: 'uuid', prefix: '', hyphens: false }, groupSize: Math.max(1, Math.round(rowCount / meanFrequency)), missing });
+          // exhibit's layout: per frequency f with share p, ⌈rows × p / f⌉ ids repeated f times, rows shuffled.
+          columns.set(columnName, { name: columnName, type: 'id', primaryKey: false, format, frequencies, ...ownSeed, missing });
         }
       } else if (type === 'categorical') {
         if ((definition.anonymising_set ?? 'random') !== 'random') problem(`${at}.anonymising_set`, 'only "random" is supported');
