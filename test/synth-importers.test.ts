@@ -148,7 +148,7 @@ describe('exhibit importer', () => {
         'columns.gender.weights',
         'columns.record_id.frequency_distribution',
         'constraints.basic_constraints[0]',
-        'constraints.custom_constraints.multi_dose',
+        'constraints.custom_constraints.multi_dose.targets',
       ]);
     }
   });
