@@ -122,7 +122,7 @@ describe('cancellation inside long activities', () => {
 });
 
 describe('cancellation inside CPU-bound stages', () => {
-  it('a series period stops between blocks of rows, with no dataset, marker or temporary file left', async () => {
+  it('a series period stops between blocks of rows, with no dataset, marker or temporary file left', async (t) => {
     const folder = await temporaryFolder('cancel-series-');
     const spec = parseSynthSpec({
       name: 'big-series',
@@ -146,14 +146,16 @@ describe('cancellation inside CPU-bound stages', () => {
     const pending = generateSeriesPeriod(plan, 1, { seriesFolder: folder }, 'base-hash', (details) => (rows = Number(details.rows ?? rows)), controller.signal);
     const abortedAt = await abortOnceStarted(controller, () => rows > 0);
     await assert.rejects(pending, cancelledBy(/activity cancelled/));
-    assert.ok(Date.now() - abortedAt < STOP_WITHIN_MS, `stopped ${Date.now() - abortedAt} ms after the abort`);
+    const stoppedAfter = Date.now() - abortedAt;
+    assert.ok(stoppedAfter < STOP_WITHIN_MS, `stopped ${stoppedAfter} ms after the abort`);
+    t.diagnostic(`stopped ${stoppedAfter} ms after the abort`);
     assert.ok(rows < plan.rows, `stopped at row ${rows} of ${plan.rows}`);
     assert.deepEqual(await temporaryFilesUnder(folder), []);
     assert.equal(existsSync(join(folder, 'period-1', 'dataset_1.csv')), false, 'the period was not finished');
     assert.equal(existsSync(join(folder, 'period-1', 'period.json')), false);
   });
 
-  it('analysis graphs give the event loop turns between charts, stop on cancellation, and leave no temporary file', async () => {
+  it('analysis graphs give the event loop turns between charts, stop on cancellation, and leave no temporary file', async (t) => {
     const dataRoot = await temporaryFolder('cancel-graphs-');
     const schemes = Array.from({ length: 40 }, (_, i) => `scheme_${i}`);
     const lines = [['received_at', 'participant', ...schemes].join(',')];
@@ -178,13 +180,15 @@ describe('cancellation inside CPU-bound stages', () => {
     const pending = analysisGraphsImplementation.run(context);
     const abortedAt = await abortOnceStarted(controller, () => graphs > 0);
     await assert.rejects(pending, /activity cancelled/);
-    assert.ok(Date.now() - abortedAt < STOP_WITHIN_MS, `stopped ${Date.now() - abortedAt} ms after the abort`);
+    const stoppedAfter = Date.now() - abortedAt;
+    assert.ok(stoppedAfter < STOP_WITHIN_MS, `stopped ${stoppedAfter} ms after the abort`);
+    t.diagnostic(`stopped ${stoppedAfter} ms after the abort`);
     const folder = join(dataRoot, 'graphs', 'run-1');
     assert.deepEqual(await temporaryFilesUnder(folder), []);
     assert.equal(existsSync(join(folder, `codes_${schemes.at(-1)!}.png`)), false, 'the last chart was never rendered');
   });
 
-  it("a dataset's QA stops during its pass over the rows and writes nothing", async () => {
+  it("a dataset's QA stops during its pass over the rows and writes nothing", async (t) => {
     const dataRoot = await temporaryFolder('cancel-qa-');
     const spec = {
       name: 'people',
@@ -213,15 +217,19 @@ describe('cancellation inside CPU-bound stages', () => {
     const task = { name: 'people', folder: 'people', spec: 'raw/spec.json', table: 'people', uri: pathToFileURL(table).href };
     const pending = checkDataset(dataRoot, 'run-1', stage, task, testLogger(), (details) => (rows = Number(details.rows ?? rows)), controller.signal);
     const abortedAt = await abortOnceStarted(controller, () => rows > 0);
+    const rowsAtAbort = rows;
     await assert.rejects(pending, /activity cancelled/);
-    assert.ok(Date.now() - abortedAt < STOP_WITHIN_MS, `stopped ${Date.now() - abortedAt} ms after the abort`);
-    assert.ok(rows < 600_000, `stopped at row ${rows}`);
+    const stoppedAfter = Date.now() - abortedAt;
+    assert.ok(stoppedAfter < STOP_WITHIN_MS, `stopped ${stoppedAfter} ms after the abort`);
+    t.diagnostic(`stopped ${stoppedAfter} ms and ${rows - rowsAtAbort} rows after the abort`);
+    // Within the pass, not after it: a pass that never gave the event loop a turn reads every row first.
+    assert.ok(rows - rowsAtAbort < 300_000, `read ${rows - rowsAtAbort} rows after the abort`);
     assert.equal(existsSync(join(dataRoot, 'qa')), false, 'nothing written');
   });
 });
 
 describe('cancellation of a recovery CSV download, through the activity wrapper', () => {
-  it('stops within the file, and the cancelled activity leaves no temporary file: not the download, not the partial output', async () => {
+  it('stops within the file, and the cancelled activity leaves no temporary file: not the download, not the partial output', async (t) => {
     const dataHome = await temporaryFolder('cancel-recovery-');
     const phones = Array.from({ length: 20 }, (_, i) => `+2547110000${String(i).padStart(2, '0')}`);
     const rows = ['Sender,Message,ReceivedOn'];
@@ -253,7 +261,9 @@ describe('cancellation of a recovery CSV download, through the activity wrapper'
     controller.signal.addEventListener('abort', () => env.cancel('CANCELLED'));
     const abortedAt = await abortOnceStarted(controller, () => written > 0);
     await assert.rejects(pending);
-    assert.ok(Date.now() - abortedAt < STOP_WITHIN_MS, `stopped ${Date.now() - abortedAt} ms after the cancellation`);
+    const stoppedAfter = Date.now() - abortedAt;
+    assert.ok(stoppedAfter < STOP_WITHIN_MS, `stopped ${stoppedAfter} ms after the abort`);
+    t.diagnostic(`stopped ${stoppedAfter} ms after the abort`);
     assert.ok(written < 200_000, `stopped after ${written} records`);
     const folder = join(dataHome, 'cancel', 'raw', 'recovery', request.runId);
     assert.equal(existsSync(join(folder, 'summary.json')), false, 'the source was not finished');
