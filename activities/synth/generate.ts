@@ -180,6 +180,17 @@ export function* generateTableChunks(spec: SynthSpec, tableName: string, options
   }
 }
 
+/** Rows generated to estimate a table's size. */
+const SAMPLE_ROWS = 2000;
+
+/** A table's estimated bytes for `rows` rows (its own count by default), scaled from its first rows' (no header). */
+export function estimateTableBytes(spec: SynthSpec, tableName: string, format: OutputFormat, rows = tableOf(spec, tableName).rows): number {
+  const sampled = Math.min(SAMPLE_ROWS, tableOf(spec, tableName).rows);
+  if (sampled === 0 || rows === 0) return 0;
+  const sample = Buffer.byteLength(generateTableText(spec, tableName, { format, end: sampled, header: false }));
+  return Math.ceil((sample / sampled) * rows);
+}
+
 /** The same, as text (tests and small tables). */
 export function generateTableText(spec: SynthSpec, tableName: string, options: TableOutputOptions): string {
   return Buffer.concat([...generateTableChunks(spec, tableName, options)]).toString('utf8');
