@@ -47,9 +47,8 @@ function setup(): string {
 }
 
 /**
- * Pooled statistics of one tool's output over every seed: rows per category, and the sum and sum of
- * squares of each numeric column per category (and overall), so several seeds' files compare without
- * holding them all in memory.
+ * Statistics of one generated file: rows per category, and the count, sum and sum of squares of each
+ * numeric column per category (and overall), so several seeds' files compare without holding them in memory.
  */
 class Pool {
   rows = 0;
@@ -63,7 +62,7 @@ class Pool {
     readonly numeric: string[],
   ) {}
 
-  add(path: string): void {
+  add(path: string): this {
     const records = parse(readFileSync(path, 'utf8'), { comment: '#', skip_empty_lines: true }) as string[][];
     const header = records[0] ?? [];
     const at = (name: string): number => header.indexOf(name);
@@ -97,6 +96,7 @@ class Pool {
         }
       }
     }
+    return this;
   }
 }
 
@@ -113,41 +113,58 @@ interface Comparison {
   worstCategory: string;
 }
 
+/** The mean of per-seed values and its standard error: the seeds' spread, or `fallback` with one seed. */
+function acrossSeeds(values: number[], fallback: number): { value: number; error: number } {
+  const value = values.reduce((sum, v) => sum + v, 0) / values.length;
+  if (values.length < 2) return { value, error: fallback };
+  const spread = values.reduce((sum, v) => sum + (v - value) ** 2, 0) / (values.length - 1);
+  return { value, error: Math.sqrt(spread / values.length) };
+}
+
 /**
  * The largest category-proportion difference and the largest per-category numeric mean difference (in
- * units of exhibit's overall sd of that column; categories holding at least 1 % of exhibit's rows), each
- * with one standard error of the difference between two independent samples of those sizes, so a figure
- * can be read against the noise the row count allows.
+ * units of exhibit's sd of that column; categories holding at least 1 % of exhibit's rows), each with its
+ * sampling noise: one standard error of the difference, from how much each tool's figure varies between
+ * seeds (rows are not independent draws in every spec: a cross-joined table repeats each drawn row once per
+ * date, so a formula over the row count would understate it). With one seed, the independent-rows formula.
  */
-function compare(ours: Pool, theirs: Pool): Comparison {
+function compare(ours: Pool[], theirs: Pool[]): Comparison {
   const result: Comparison = { category: 0, categoryNoise: 0, meanSd: 0, meanNoise: 0, worst: '', worstCategory: '' };
-  for (const [column, theirCounts] of theirs.counts) {
-    const ourCounts = ours.counts.get(column);
-    if (!ourCounts) continue;
-    for (const key of new Set([...theirCounts.keys(), ...ourCounts.keys()])) {
-      const a = (ourCounts.get(key) ?? 0) / ours.rows;
-      const b = (theirCounts.get(key) ?? 0) / theirs.rows;
-      if (Math.abs(a - b) > result.category) {
-        const p = (a + b) / 2;
-        result.category = Math.abs(a - b);
-        result.categoryNoise = Math.sqrt(p * (1 - p) * (1 / ours.rows + 1 / theirs.rows));
-        result.worstCategory = `${column}=${key}: ours ${a.toFixed(4)}, exhibit ${b.toFixed(4)}`;
+  const rowsOf = (pools: Pool[]): number => pools.reduce((sum, pool) => sum + pool.rows, 0);
+  for (const [column, theirCounts] of theirs[0]!.counts) {
+    if (!ours[0]!.counts.has(column)) continue;
+    const keys = new Set([...theirCounts.keys(), ...ours[0]!.counts.get(column)!.keys()]);
+    for (const pool of [...ours, ...theirs]) for (const key of pool.counts.get(column)?.keys() ?? []) keys.add(key);
+    for (const key of keys) {
+      const shares = (pools: Pool[]): number[] => pools.map((pool) => (pool.counts.get(column)?.get(key) ?? 0) / pool.rows);
+      const p = (shares(ours).reduce((x, y) => x + y, 0) + shares(theirs).reduce((x, y) => x + y, 0)) / (ours.length + theirs.length);
+      const a = acrossSeeds(shares(ours), Math.sqrt((p * (1 - p)) / rowsOf(ours)));
+      const b = acrossSeeds(shares(theirs), Math.sqrt((p * (1 - p)) / rowsOf(theirs)));
+      if (Math.abs(a.value - b.value) > result.category) {
+        result.category = Math.abs(a.value - b.value);
+        result.categoryNoise = Math.hypot(a.error, b.error);
+        result.worstCategory = `${column}=${key}: ours ${a.value.toFixed(4)}, exhibit ${b.value.toFixed(4)}`;
       }
     }
   }
-  for (const [key, theirMoments] of theirs.moments) {
-    const ourMoments = ours.moments.get(key);
+  for (const key of theirs[0]!.moments.keys()) {
     const [column, numeric] = key.split('\u0000') as [string, string];
-    const total = theirs.overall.get(numeric);
-    if (!ourMoments || !total) continue;
-    const sd = Math.sqrt(variance(total)) || 1;
-    for (const [value, b] of theirMoments) {
-      const a = ourMoments.get(value);
-      if (!a || (theirs.counts.get(column)?.get(value) ?? 0) / theirs.rows < 0.01) continue;
-      const diff = Math.abs(mean(a) - mean(b)) / sd;
+    const totals = theirs.map((pool) => pool.overall.get(numeric)).filter((total) => total !== undefined);
+    if (!ours[0]!.moments.has(key) || totals.length === 0) continue;
+    const sd = Math.sqrt(totals.reduce((sum, total) => sum + variance(total), 0) / totals.length) || 1;
+    for (const value of theirs[0]!.moments.get(key)!.keys()) {
+      if ((theirs[0]!.counts.get(column)?.get(value) ?? 0) / theirs[0]!.rows < 0.01) continue;
+      const moments = (pools: Pool[]): Array<[number, number, number]> => pools.map((pool) => pool.moments.get(key)?.get(value)).filter((m): m is [number, number, number] => m !== undefined && m[0] > 0);
+      const ourMoments = moments(ours);
+      const theirMoments = moments(theirs);
+      if (ourMoments.length === 0 || theirMoments.length === 0) continue;
+      const independent = (list: Array<[number, number, number]>): number => Math.sqrt(list.reduce((sum, m) => sum + variance(m) / m[0], 0)) / list.length;
+      const a = acrossSeeds(ourMoments.map(mean), independent(ourMoments));
+      const b = acrossSeeds(theirMoments.map(mean), independent(theirMoments));
+      const diff = Math.abs(a.value - b.value) / sd;
       if (diff > result.meanSd) {
         result.meanSd = diff;
-        result.meanNoise = Math.sqrt(variance(a) / a[0] + variance(b) / b[0]) / sd;
+        result.meanNoise = Math.hypot(a.error, b.error) / sd;
         result.worst = `${numeric} by ${column}=${value}`;
       }
     }
@@ -218,8 +235,8 @@ async function main(): Promise<void> {
     // Both tools get the spec with number_of_rows = N (exhibit's target_sum is a total over the rows), once per seed.
     const document = parseYaml(readFileSync(path, 'utf8'), { version: '1.1' }) as { metadata: { number_of_rows: number; random_seed: number } };
     document.metadata.number_of_rows = rows;
-    let oursPool: Pool | undefined;
-    let theirsPool: Pool | undefined;
+    const oursPools: Pool[] = [];
+    const theirsPools: Pool[] = [];
     let oursSeconds = 0;
     let theirSeconds = 0;
     let table;
@@ -241,8 +258,6 @@ async function main(): Promise<void> {
       table = spec.tables[0]!;
       const categorical = table.columns.filter((c) => c.type === 'categorical' || c.type === 'paired').map((c) => c.name);
       const numeric = table.columns.filter((c) => c.type === 'numeric').map((c) => c.name);
-      oursPool ??= new Pool(categorical, numeric);
-      theirsPool ??= new Pool(categorical, numeric);
       const ours = join(work, `${name}.seed${seed}.ours.csv`);
       let t = performance.now();
       await writeTableFile(spec, table.name, ours, { format: 'csv' });
@@ -256,12 +271,13 @@ async function main(): Promise<void> {
         failed = true;
         break;
       }
-      oursPool.add(ours);
-      theirsPool.add(theirs);
+      oursPools.push(new Pool(categorical, numeric).add(ours));
+      theirsPools.push(new Pool(categorical, numeric).add(theirs));
       lastOurs = ours;
     }
-    if (failed || !oursPool || !theirsPool || !table) continue;
-    const c = compare(oursPool, theirsPool);
+    if (failed || oursPools.length === 0 || !table) continue;
+    const c = compare(oursPools, theirsPools);
+    const rowsOf = (pools: Pool[]): number => pools.reduce((sum, pool) => sum + pool.rows, 0);
     maxCategory = Math.max(maxCategory, c.category);
     if (c.meanSd >= maxMean) {
       maxMean = c.meanSd;
@@ -269,7 +285,7 @@ async function main(): Promise<void> {
     }
     ratios.push(theirSeconds / oursSeconds);
     console.log(
-      `${name}: accepted; ${seeds} seed(s), ${oursPool.rows} rows ours, ${theirsPool.rows} exhibit's; ` +
+      `${name}: accepted; ${seeds} seed(s), ${rowsOf(oursPools)} rows ours, ${rowsOf(theirsPools)} exhibit's; ` +
         `max category diff ${c.category.toFixed(4)} (noise ±${c.categoryNoise.toFixed(4)}${c.worstCategory ? `, ${c.worstCategory}` : ''}); ` +
         `max per-category mean diff ${c.meanSd.toFixed(4)} sd (noise ±${c.meanNoise.toFixed(4)}${c.worst ? `, ${c.worst}` : ''}); ` +
         `speed ${(theirSeconds / oursSeconds).toFixed(1)}× (exhibit ${theirSeconds.toFixed(1)} s, ours ${oursSeconds.toFixed(2)} s)`,
