@@ -36,7 +36,7 @@ import { runStage, type StageImplementation } from './runs/stage-runner';
 import type { StagePlan, StageRequest, StageResult } from './runs/types';
 import { fetchSourcesImplementation } from './sources/fetch-sources';
 import { fetchSourcesStage } from './sources/fetch-sources.stage';
-import { generateSeriesActivities, loadSeries } from './synth/generate-series';
+import { generateSeriesActivities, preflightGenerateSeries } from './synth/generate-series';
 import { generateSeriesStage } from './synth/generate-series.stage';
 import { generateSyntheticActivities, preflightGenerateSynthetic } from './synth/generate-synthetic';
 import { generateSyntheticStage } from './synth/generate-synthetic.stage';
@@ -74,7 +74,7 @@ export const STAGE_REGISTRY = [
   activityStage(generateOutputsStage, generateOutputsImplementation),
   activityStage(codaAddStage, codaAddImplementation),
   childWorkflowStage(generateSyntheticStage, generateSyntheticActivities, preflightGenerateSynthetic),
-  childWorkflowStage(generateSeriesStage, generateSeriesActivities, async ({ dataRoot, stage }) => void (await loadSeries(dataRoot, stage))),
+  childWorkflowStage(generateSeriesStage, generateSeriesActivities, preflightGenerateSeries),
   // Runs planned before qa became a child workflow still schedule the one `qa` activity.
   childWorkflowStage(qaStage, (deps) => ({ ...qaBatchActivities(deps), qa: oneActivityStage(deps, qaImplementation) }), ({ dataRoot, stage }) => preflightQa(dataRoot, stage)),
   activityStage(analysisGraphsStage, analysisGraphsImplementation),

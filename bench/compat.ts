@@ -1,9 +1,11 @@
 /**
- * npm run bench:compat [-- --rows N]: exhibit compatibility. Installs exhibit from PyPI into the
+ * npm run bench:compat [-- --rows N --seeds K]: exhibit compatibility. Installs exhibit from PyPI into the
  * git-ignored .compat-venv, writes specs with `exhibit fromdata` from exhibit's bundled sample data (plus
  * its two bundled sample specs), imports each without edits, generates N rows (default 100,000) with
- * both tools, and prints per spec: loaded or not (with the reason), the largest category-proportion
- * difference, the largest per-category numeric mean difference in sd units, and the speed ratio. With R
+ * both tools for each of K seeds (default 5; some specs make far fewer rows than N, and one seed's
+ * per-category means are then mostly noise), pools each tool's files, and prints per spec: loaded or not
+ * (with the reason), the largest category-proportion difference and the largest per-category numeric mean
+ * difference in sd units, each with its sampling noise (one standard error), and the speed ratio. With R
  * (Debian r-base-core, installed through apt-get when the bench runs as root), our QA's Pearson,
  * chi-square and ANOVA p-values of each generated dataset against R's (bench/r/qa-pvalues.R).
  * Not part of npm test.
@@ -27,6 +29,9 @@ const venv = join(root, '.compat-venv');
 const work = join(root, 'data', 'bench-compat');
 const rowsArg = process.argv.indexOf('--rows');
 const rows = rowsArg > 0 ? Number(process.argv[rowsArg + 1]) : 100_000;
+const seedsArg = process.argv.indexOf('--seeds');
+/** Seeds per tool: each tool's outputs are pooled over them, shrinking the sampling noise of small tables. */
+const seeds = seedsArg > 0 ? Number(process.argv[seedsArg + 1]) : 5;
 const python = join(venv, 'bin', 'python');
 
 function setup(): string {
@@ -41,45 +46,131 @@ function setup(): string {
   return execFileSync(python, ['-c', 'import exhibit, os; print(os.path.dirname(exhibit.__file__))'], { encoding: 'utf8' }).trim();
 }
 
-type Rows = Array<Record<string, string>>;
-const read = (path: string): Rows => parse(readFileSync(path, 'utf8'), { columns: true, comment: '#', skip_empty_lines: true }) as Rows;
+/**
+ * Statistics of one generated file: rows per category, and the count, sum and sum of squares of each
+ * numeric column per category (and overall), so several seeds' files compare without holding them in memory.
+ */
+class Pool {
+  rows = 0;
+  readonly counts = new Map<string, Map<string, number>>();
+  /** `${categorical}\u0000${numeric}` -> category -> [n, sum, sum of squares]. */
+  readonly moments = new Map<string, Map<string, [number, number, number]>>();
+  readonly overall = new Map<string, [number, number, number]>();
 
-function compare(ours: Rows, theirs: Rows, categorical: string[], numeric: string[]): { category: number; meanSd: number } {
-  let category = 0;
-  let meanSd = 0;
-  const share = (data: Rows, column: string): Map<string, number> => {
-    const counts = new Map<string, number>();
-    for (const row of data) counts.set(row[column] ?? '', (counts.get(row[column] ?? '') ?? 0) + 1);
-    return new Map([...counts].map(([k, v]) => [k, v / data.length]));
-  };
-  for (const column of categorical) {
-    if (!(column in (ours[0] ?? {})) || !(column in (theirs[0] ?? {}))) continue;
-    const a = share(ours, column);
-    const b = share(theirs, column);
-    for (const key of new Set([...a.keys(), ...b.keys()])) category = Math.max(category, Math.abs((a.get(key) ?? 0) - (b.get(key) ?? 0)));
-    for (const num of numeric) {
-      if (!(num in (ours[0] ?? {})) || !(num in (theirs[0] ?? {}))) continue;
-      const values = theirs.map((row) => Number(row[num])).filter((v) => row_ok(v));
-      const mean = values.reduce((s, v) => s + v, 0) / values.length;
-      const sd = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / Math.max(1, values.length - 1)) || 1;
-      const byCategory = (data: Rows): Map<string, number> => {
-        const sums = new Map<string, [number, number]>();
-        for (const row of data) {
-          const v = Number(row[num]);
-          if (row[num] === '' || !row_ok(v)) continue;
-          const entry = sums.get(row[column] ?? '') ?? [0, 0];
-          sums.set(row[column] ?? '', [entry[0] + v, entry[1] + 1]);
+  constructor(
+    readonly categorical: string[],
+    readonly numeric: string[],
+  ) {}
+
+  add(path: string): this {
+    const records = parse(readFileSync(path, 'utf8'), { comment: '#', skip_empty_lines: true }) as string[][];
+    const header = records[0] ?? [];
+    const at = (name: string): number => header.indexOf(name);
+    const cats = this.categorical.map((name) => [name, at(name)] as const).filter(([, i]) => i >= 0);
+    const nums = this.numeric.map((name) => [name, at(name)] as const).filter(([, i]) => i >= 0);
+    const bump = (moments: [number, number, number], v: number): void => {
+      moments[0] += 1;
+      moments[1] += v;
+      moments[2] += v * v;
+    };
+    for (let r = 1; r < records.length; r++) {
+      const record = records[r]!;
+      this.rows += 1;
+      for (const [num, j] of nums) {
+        const v = Number(record[j]);
+        if (record[j] === '' || !Number.isFinite(v)) continue;
+        if (!this.overall.has(num)) this.overall.set(num, [0, 0, 0]);
+        bump(this.overall.get(num)!, v);
+      }
+      for (const [cat, i] of cats) {
+        const value = record[i] ?? '';
+        const counts = this.counts.get(cat) ?? this.counts.set(cat, new Map()).get(cat)!;
+        counts.set(value, (counts.get(value) ?? 0) + 1);
+        for (const [num, j] of nums) {
+          const v = Number(record[j]);
+          if (record[j] === '' || !Number.isFinite(v)) continue;
+          const key = `${cat}\u0000${num}`;
+          const byValue = this.moments.get(key) ?? this.moments.set(key, new Map()).get(key)!;
+          const moments = byValue.get(value) ?? byValue.set(value, [0, 0, 0]).get(value)!;
+          bump(moments, v);
         }
-        return new Map([...sums].map(([k, [s, n]]) => [k, s / n]));
-      };
-      const ma = byCategory(ours);
-      const mb = byCategory(theirs);
-      for (const [key, value] of mb) if (ma.has(key) && (b.get(key) ?? 0) >= 0.01) meanSd = Math.max(meanSd, Math.abs(value - ma.get(key)!) / sd);
+      }
+    }
+    return this;
+  }
+}
+
+const mean = ([n, sum]: [number, number, number]): number => sum / n;
+const variance = ([n, sum, squares]: [number, number, number]): number => (n > 1 ? Math.max(0, (squares - (sum * sum) / n) / (n - 1)) : 0);
+
+interface Comparison {
+  category: number;
+  /** The sampling noise (one standard error) of the largest category difference. */
+  categoryNoise: number;
+  meanSd: number;
+  meanNoise: number;
+  worst: string;
+  worstCategory: string;
+}
+
+/** The mean of per-seed values and its standard error: the seeds' spread, or `fallback` with one seed. */
+function acrossSeeds(values: number[], fallback: number): { value: number; error: number } {
+  const value = values.reduce((sum, v) => sum + v, 0) / values.length;
+  if (values.length < 2) return { value, error: fallback };
+  const spread = values.reduce((sum, v) => sum + (v - value) ** 2, 0) / (values.length - 1);
+  return { value, error: Math.sqrt(spread / values.length) };
+}
+
+/**
+ * The largest category-proportion difference and the largest per-category numeric mean difference (in
+ * units of exhibit's sd of that column; categories holding at least 1 % of exhibit's rows), each with its
+ * sampling noise: one standard error of the difference, from how much each tool's figure varies between
+ * seeds (rows are not independent draws in every spec: a cross-joined table repeats each drawn row once per
+ * date, so a formula over the row count would understate it). With one seed, the independent-rows formula.
+ */
+function compare(ours: Pool[], theirs: Pool[]): Comparison {
+  const result: Comparison = { category: 0, categoryNoise: 0, meanSd: 0, meanNoise: 0, worst: '', worstCategory: '' };
+  const rowsOf = (pools: Pool[]): number => pools.reduce((sum, pool) => sum + pool.rows, 0);
+  for (const [column, theirCounts] of theirs[0]!.counts) {
+    if (!ours[0]!.counts.has(column)) continue;
+    const keys = new Set([...theirCounts.keys(), ...ours[0]!.counts.get(column)!.keys()]);
+    for (const pool of [...ours, ...theirs]) for (const key of pool.counts.get(column)?.keys() ?? []) keys.add(key);
+    for (const key of keys) {
+      const shares = (pools: Pool[]): number[] => pools.map((pool) => (pool.counts.get(column)?.get(key) ?? 0) / pool.rows);
+      const p = (shares(ours).reduce((x, y) => x + y, 0) + shares(theirs).reduce((x, y) => x + y, 0)) / (ours.length + theirs.length);
+      const a = acrossSeeds(shares(ours), Math.sqrt((p * (1 - p)) / rowsOf(ours)));
+      const b = acrossSeeds(shares(theirs), Math.sqrt((p * (1 - p)) / rowsOf(theirs)));
+      if (Math.abs(a.value - b.value) > result.category) {
+        result.category = Math.abs(a.value - b.value);
+        result.categoryNoise = Math.hypot(a.error, b.error);
+        result.worstCategory = `${column}=${key}: ours ${a.value.toFixed(4)}, exhibit ${b.value.toFixed(4)}`;
+      }
     }
   }
-  return { category, meanSd };
+  for (const key of theirs[0]!.moments.keys()) {
+    const [column, numeric] = key.split('\u0000') as [string, string];
+    const totals = theirs.map((pool) => pool.overall.get(numeric)).filter((total) => total !== undefined);
+    if (!ours[0]!.moments.has(key) || totals.length === 0) continue;
+    const sd = Math.sqrt(totals.reduce((sum, total) => sum + variance(total), 0) / totals.length) || 1;
+    for (const value of theirs[0]!.moments.get(key)!.keys()) {
+      if ((theirs[0]!.counts.get(column)?.get(value) ?? 0) / theirs[0]!.rows < 0.01) continue;
+      const moments = (pools: Pool[]): Array<[number, number, number]> => pools.map((pool) => pool.moments.get(key)?.get(value)).filter((m): m is [number, number, number] => m !== undefined && m[0] > 0);
+      const ourMoments = moments(ours);
+      const theirMoments = moments(theirs);
+      if (ourMoments.length === 0 || theirMoments.length === 0) continue;
+      const independent = (list: Array<[number, number, number]>): number => Math.sqrt(list.reduce((sum, m) => sum + variance(m) / m[0], 0)) / list.length;
+      const a = acrossSeeds(ourMoments.map(mean), independent(ourMoments));
+      const b = acrossSeeds(theirMoments.map(mean), independent(theirMoments));
+      const diff = Math.abs(a.value - b.value) / sd;
+      if (diff > result.meanSd) {
+        result.meanSd = diff;
+        result.meanNoise = Math.hypot(a.error, b.error) / sd;
+        result.worst = `${numeric} by ${column}=${value}`;
+      }
+    }
+  }
+  return result;
 }
-const row_ok = (v: number): boolean => Number.isFinite(v);
 
 const RSCRIPT = '/usr/bin/Rscript';
 
@@ -137,50 +228,76 @@ async function main(): Promise<void> {
   let loaded = 0;
   let maxCategory = 0;
   let maxMean = 0;
+  let maxMeanNoise = 0;
   const ratios: number[] = [];
   for (const path of specs) {
     const name = path.split('/').pop()!;
-    // Both tools get the spec with number_of_rows = N (exhibit's target_sum is a total over the rows).
-    const document = parseYaml(readFileSync(path, 'utf8'), { version: '1.1' }) as { metadata: { number_of_rows: number } };
+    // Both tools get the spec with number_of_rows = N (exhibit's target_sum is a total over the rows), once per seed.
+    const document = parseYaml(readFileSync(path, 'utf8'), { version: '1.1' }) as { metadata: { number_of_rows: number; random_seed: number } };
     document.metadata.number_of_rows = rows;
-    const theirSpec = join(work, `${name}.rows.yml`);
-    writeFileSync(theirSpec, stringify(document, { version: '1.1' }));
-    let spec;
-    try {
-      ({ spec } = await loadSynthSpec(theirSpec, 'exhibit', { anonDb }));
-      loaded += 1;
-    } catch (err) {
-      console.log(`${name}: not accepted: ${(err as Error).message.replace(/\n/g, ' ')}`);
-      continue;
+    const oursPools: Pool[] = [];
+    const theirsPools: Pool[] = [];
+    let oursSeconds = 0;
+    let theirSeconds = 0;
+    let table;
+    let lastOurs = '';
+    let failed = false;
+    for (let seed = 0; seed < seeds && !failed; seed++) {
+      document.metadata.random_seed = seed;
+      const theirSpec = join(work, `${name}.seed${seed}.yml`);
+      writeFileSync(theirSpec, stringify(document, { version: '1.1' }));
+      let spec;
+      try {
+        ({ spec } = await loadSynthSpec(theirSpec, 'exhibit', { anonDb }));
+      } catch (err) {
+        console.log(`${name}: not accepted: ${(err as Error).message.replace(/\n/g, ' ')}`);
+        failed = true;
+        break;
+      }
+      if (seed === 0) loaded += 1;
+      table = spec.tables[0]!;
+      const categorical = table.columns.filter((c) => c.type === 'categorical' || c.type === 'paired').map((c) => c.name);
+      const numeric = table.columns.filter((c) => c.type === 'numeric').map((c) => c.name);
+      const ours = join(work, `${name}.seed${seed}.ours.csv`);
+      let t = performance.now();
+      await writeTableFile(spec, table.name, ours, { format: 'csv' });
+      oursSeconds += (performance.now() - t) / 1000;
+      const theirs = join(work, `${name}.seed${seed}.exhibit.csv`);
+      t = performance.now();
+      const run = spawnSync(join(venv, 'bin', 'exhibit'), ['fromspec', theirSpec, '-o', theirs], { encoding: 'utf8', cwd: work });
+      theirSeconds += (performance.now() - t) / 1000;
+      if (run.status !== 0) {
+        console.log(`${name}: accepted; exhibit fromspec failed: ${run.stderr.trim().split('\n').slice(-1)[0]}`);
+        failed = true;
+        break;
+      }
+      oursPools.push(new Pool(categorical, numeric).add(ours));
+      theirsPools.push(new Pool(categorical, numeric).add(theirs));
+      lastOurs = ours;
     }
-    const ours = join(work, `${name}.ours.csv`);
-    let t = performance.now();
-    await writeTableFile(spec, spec.tables[0]!.name, ours, { format: 'csv' });
-    const oursSeconds = (performance.now() - t) / 1000;
-    const theirs = join(work, `${name}.exhibit.csv`);
-    t = performance.now();
-    const run = spawnSync(join(venv, 'bin', 'exhibit'), ['fromspec', theirSpec, '-o', theirs], { encoding: 'utf8', cwd: work });
-    const theirSeconds = (performance.now() - t) / 1000;
-    if (run.status !== 0) {
-      console.log(`${name}: accepted; exhibit fromspec failed: ${run.stderr.trim().split('\n').slice(-1)[0]}`);
-      continue;
+    if (failed || oursPools.length === 0 || !table) continue;
+    const c = compare(oursPools, theirsPools);
+    const rowsOf = (pools: Pool[]): number => pools.reduce((sum, pool) => sum + pool.rows, 0);
+    maxCategory = Math.max(maxCategory, c.category);
+    if (c.meanSd >= maxMean) {
+      maxMean = c.meanSd;
+      maxMeanNoise = c.meanNoise;
     }
-    const table = spec.tables[0]!;
-    const categorical = table.columns.filter((c) => c.type === 'categorical' || c.type === 'paired').map((c) => c.name);
-    const numeric = table.columns.filter((c) => c.type === 'numeric').map((c) => c.name);
-    const { category, meanSd } = compare(read(ours), read(theirs), categorical, numeric);
-    maxCategory = Math.max(maxCategory, category);
-    maxMean = Math.max(maxMean, meanSd);
     ratios.push(theirSeconds / oursSeconds);
-    console.log(`${name}: accepted; max category diff ${category.toFixed(4)}; max per-category mean diff ${meanSd.toFixed(4)} sd; speed ${(theirSeconds / oursSeconds).toFixed(1)}× (exhibit ${theirSeconds.toFixed(1)} s, ours ${oursSeconds.toFixed(2)} s)`);
+    console.log(
+      `${name}: accepted; ${seeds} seed(s), ${rowsOf(oursPools)} rows ours, ${rowsOf(theirsPools)} exhibit's; ` +
+        `max category diff ${c.category.toFixed(4)} (noise ±${c.categoryNoise.toFixed(4)}${c.worstCategory ? `, ${c.worstCategory}` : ''}); ` +
+        `max per-category mean diff ${c.meanSd.toFixed(4)} sd (noise ±${c.meanNoise.toFixed(4)}${c.worst ? `, ${c.worst}` : ''}); ` +
+        `speed ${(theirSeconds / oursSeconds).toFixed(1)}× (exhibit ${theirSeconds.toFixed(1)} s, ours ${oursSeconds.toFixed(2)} s)`,
+    );
     if (withR) {
-      const r = await compareWithR(ours, table);
+      const r = await compareWithR(lastOurs, table);
       rMaxDiff = Math.max(rMaxDiff, r.maxDiff);
       console.log(`${name}: p-values of ${r.pairs} pairs against R: largest difference ${r.maxDiff.toExponential(2)}${r.pairs ? ` (${r.worst})` : ''}`);
     }
   }
   const ratio = ratios.length ? Math.min(...ratios) : NaN;
-  console.log(`compat exhibit_specs=${specs.length} loaded=${loaded} max_category_diff=${maxCategory.toFixed(4)} max_mean_diff_sd=${maxMean.toFixed(4)} speed_ratio=${ratio.toFixed(1)} r_max_p_diff=${withR ? rMaxDiff.toExponential(2) : 'no-R'}`);
+  console.log(`compat exhibit_specs=${specs.length} loaded=${loaded} max_category_diff=${maxCategory.toFixed(4)} max_mean_diff_sd=${maxMean.toFixed(4)} mean_diff_noise_sd=${maxMeanNoise.toFixed(4)} speed_ratio=${ratio.toFixed(1)} r_max_p_diff=${withR ? rMaxDiff.toExponential(2) : 'no-R'}`);
 }
 
 void main();

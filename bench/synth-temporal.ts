@@ -6,7 +6,7 @@
  * exit path (scripts/lib/processes.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -29,6 +29,21 @@ export interface TemporalMeasurement {
   /** Shards each worker process ran, per timed run with 2 workers (from the child workflow's history). */
   twoWorkersShares: number[][];
   speedup: number;
+  /** Bytes a run writes to the disk: every table, and the big table's parts before they are joined. */
+  bytesWritten: number;
+}
+
+/** The CSV files under a folder, and the largest one's size. */
+function tableBytes(folder: string): { total: number; largest: number } {
+  let total = 0;
+  let largest = 0;
+  for (const entry of readdirSync(folder, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.csv')) continue;
+    const size = statSync(join(entry.parentPath, entry.name)).size;
+    total += size;
+    largest = Math.max(largest, size);
+  }
+  return { total, largest };
 }
 
 /** How many shard activities each worker (identity) started in a generate-synthetic child workflow. */
@@ -76,6 +91,7 @@ export async function measureThroughTemporal(work: string, rows: number): Promis
   // Eight shards of the big table: enough for two workers to share evenly.
   const shardRows = Math.max(1000, Math.ceil(rows / 8));
   const shares: number[][] = [];
+  let bytesWritten = 0;
   const timeOneRun = async (): Promise<number> => {
     const config = parsePipelineConfig({ pipelineName: 'bench', dataRoot: 'bench', stages: [{ stage: 'generate-synthetic', spec: 'raw/specs/bench.json', shardRows }] });
     const started = process.hrtime.bigint();
@@ -86,6 +102,8 @@ export async function measureThroughTemporal(work: string, rows: number): Promis
     if (manifest.status !== 'succeeded') throw new Error(`run ${manifest.status}`);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     shares.push(await shardsPerWorker(client, `${run.workflowId}-generate-synthetic`));
+    const sizes = tableBytes(join(dataHome, 'bench', 'synth'));
+    bytesWritten = sizes.total + sizes.largest;
     // Each run writes its own copy of the tables; only one at a time stays on the disk.
     rmSync(join(dataHome, 'bench', 'synth'), { recursive: true, force: true });
     return seconds;
@@ -110,6 +128,7 @@ export async function measureThroughTemporal(work: string, rows: number): Promis
       twoWorkersSeconds,
       twoWorkersShares: shares.slice(-2),
       speedup: Math.min(...oneWorkerSeconds) / Math.min(...twoWorkersSeconds),
+      bytesWritten,
     };
   } finally {
     await client.connection.close();

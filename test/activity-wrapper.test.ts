@@ -113,6 +113,35 @@ describe('the activity wrapper (errors, attempts, heartbeats, cancellation, run 
     assert.equal(await env.run(activity, undefined), true);
   });
 
+  it('a cancelled or terminated activity removes all its temporary files; one stopped by a worker shutdown keeps what its heartbeat names', async () => {
+    const deps = await depsFor('wrapper-cancel-temp');
+    const info = { workflowExecution: { workflowId: 'pipeline-wrapped-run', runId: 'r1' }, activityId: '7' };
+    const attempt = (reason: 'CANCELLED' | 'NOT_FOUND' | 'WORKER_SHUTDOWN') => {
+      const env = new MockActivityEnvironment(info);
+      const left: string[] = [];
+      const activity = asActivity(deps, () => run, async (_: undefined, scope) => {
+        for (const path of [join(scope.dataRoot, 'raw', 'flow.jsonl'), join(scope.dataRoot, 'raw', 'download.csv')]) {
+          const temp = temporaryPathFor(path);
+          await mkdir(dirname(temp), { recursive: true });
+          await writeFile(temp, 'partial');
+          left.push(temp);
+        }
+        scope.reportProgress({ partial: { temp: basename(left[0]!) } });
+        env.cancel(reason);
+        scope.signal.throwIfAborted();
+      });
+      return { left, done: env.run(activity, undefined) };
+    };
+    for (const reason of ['CANCELLED', 'NOT_FOUND'] as const) {
+      const { left, done } = attempt(reason);
+      await assert.rejects(done);
+      assert.deepEqual(left.map((path) => existsSync(path)), [false, false], `${reason}: no attempt will continue them`);
+    }
+    const { left, done } = attempt('WORKER_SHUTDOWN');
+    await assert.rejects(done);
+    assert.deepEqual(left.map((path) => existsSync(path)), [true, true], 'a retry on another worker continues the partial file, and removes the rest when it starts');
+  });
+
   it('runs a registered stage as plain code with its dependencies: backup-data-root, then skipped as done', async () => {
     const deps = await depsFor('wrapper-stage');
     await mkdir(join(deps.dataHome, 'wrapped', 'raw'), { recursive: true });

@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 
 import { parse } from 'csv-parse/sync';
 
 import { BadInputError } from '../activities/errors';
+import { type GenerateSeriesConfig, loadSeries, preflightGenerateSeries } from '../activities/synth/generate-series';
 import { generateSeriesPeriod, planSeries, type SeriesOptions, shiftDate } from '../activities/synth/series';
 import { parseSynthSpec } from '../activities/synth/spec';
+import { parsePipelineConfig } from '../config/pipeline-config';
 import { temporaryFolder } from './helpers/environment';
+import { allFiles } from './helpers/sources';
 
 const SPEC = parseSynthSpec({
   name: 'clinic',
@@ -149,5 +152,64 @@ describe('synthetic series', () => {
     for (const [change, expected] of cases) {
       assert.throws(() => planSeries(SPEC, { ...OPTIONS, ...change }), (err: unknown) => err instanceof BadInputError && expected.test(err.message), JSON.stringify(change));
     }
+  });
+});
+
+describe('series size guards', () => {
+  /** A data root holding only the series' spec, and the stage config parsed as a run config's. */
+  async function seriesRoot(label: string, table: Record<string, unknown>, options: Record<string, unknown>) {
+    const dataRoot = await temporaryFolder(label);
+    await mkdir(join(dataRoot, 'raw'), { recursive: true });
+    await writeFile(join(dataRoot, 'raw', 'spec.json'), JSON.stringify({ name: 'big', seed: 1, tables: [table] }));
+    const stage = parsePipelineConfig({
+      pipelineName: 'guards',
+      dataRoot: 'guards',
+      stages: [{ stage: 'generate-series', spec: 'raw/spec.json', series: 'weekly', periodUnit: 'weeks', newFraction: 0.5, ...options }],
+    }).stages[0] as GenerateSeriesConfig;
+    return { dataRoot, stage };
+  }
+  const refusal = (pattern: RegExp) => (err: unknown) => err instanceof BadInputError && pattern.test(err.message);
+  const idColumn = { name: 'id', type: 'id', format: { kind: 'uuid', prefix: 'e-' }, primaryKey: true };
+
+  it('refuses more rows than maxRows (periods × rows, default 100 million) before anything is written, with the figure and the limit', async () => {
+    const { dataRoot, stage } = await seriesRoot('series-max-rows', { name: 'people', rows: 1_000_000, columns: [idColumn] }, { periods: 101 });
+    assert.equal(stage.maxRows, 100_000_000, 'the same default as generate-synthetic');
+    const before = await allFiles(dataRoot);
+    await assert.rejects(
+      preflightGenerateSeries({ dataRoot, stage }),
+      refusal(/^maxRows: the series' 101 periods of 1000000 rows hold 101000000 rows, more than the limit of 100000000 \(raise maxRows to allow it\)$/),
+    );
+    // The same series within a raised limit passes the row guard (and is then sized in bytes).
+    await preflightGenerateSeries({ dataRoot, stage: { ...stage, maxRows: 101_000_000 } });
+    assert.deepEqual(await allFiles(dataRoot), before, 'nothing written');
+  });
+
+  it('refuses more estimated bytes than maxBytes, and more than the disk has free, before anything is written', async () => {
+    const { dataRoot, stage } = await seriesRoot('series-max-bytes', { name: 'people', rows: 10_000, columns: [idColumn, { name: 'age', type: 'numeric', kind: 'integer', min: 18, max: 90 }] }, { periods: 4, maxBytes: 100_000 });
+    const before = await allFiles(dataRoot);
+    await assert.rejects(
+      preflightGenerateSeries({ dataRoot, stage }),
+      refusal(/^maxBytes: the series' 4 periods would take about \d{6,} bytes \(datasets and reference table\), more than the limit of 100000 \(raise maxBytes to allow it\)$/),
+    );
+    // Rows of a kilobyte each, 10 billion of them (the most maxRows allows): about 10 TB, more than any test disk has.
+    const wide = await seriesRoot(
+      'series-free-disk',
+      { name: 'people', rows: 100_000_000, columns: [idColumn, { name: 'note', type: 'categorical', values: { ['x'.repeat(1000)]: 1 } }] },
+      { periods: 100, newFraction: 0.01, maxRows: 10 ** 10, maxBytes: 10 ** 15 },
+    );
+    const wideBefore = await allFiles(wide.dataRoot);
+    await assert.rejects(
+      preflightGenerateSeries(wide),
+      refusal(/^the periods of series "weekly" still to generate would take about \d{13,} bytes, and the disk of .+ has \d+ bytes free$/),
+    );
+    assert.deepEqual(await allFiles(dataRoot), before, 'nothing written');
+    assert.deepEqual(await allFiles(wide.dataRoot), wideBefore, 'nothing written');
+  });
+
+  it('leaves the limits out of the inputs hash, so a series begun before them is extended, not refused as changed', async () => {
+    const { dataRoot, stage } = await seriesRoot('series-limits-hash', { name: 'people', rows: 100, columns: [idColumn] }, { periods: 2 });
+    const { maxRows: _rows, maxBytes: _bytes, ...withoutLimits } = stage;
+    const [withLimits, older] = await Promise.all([loadSeries(dataRoot, stage), loadSeries(dataRoot, withoutLimits as GenerateSeriesConfig)]);
+    assert.equal(withLimits.baseInputsHash, older.baseInputsHash);
   });
 });

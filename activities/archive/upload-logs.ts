@@ -23,7 +23,7 @@ export const uploadLogsImplementation: StageImplementation<typeof uploadLogsStag
       archive: archive ? { sha256: archive.sha256, name: basename(fileURLToPath(archive.uri)) } : { runId: request.runId },
     };
   },
-  async run({ request, dataRoot, blobStore, logger, reportProgress }) {
+  async run({ request, dataRoot, blobStore, logger, reportProgress, signal }) {
     const backup = request.upstream['backup-data-root'];
     const files: Array<[string, FileToUpload]> = [];
     if (backup?.archive) {
@@ -37,6 +37,7 @@ export const uploadLogsImplementation: StageImplementation<typeof uploadLogsStag
 
     const outputs: StageOutputs = {};
     for (const [key, file] of files) {
+      signal.throwIfAborted(); // between files: an object uploaded stays uploaded, a retry accepts it
       const uri = objectUri(request.stage.destination, basename(file.localPath));
       const uploaded = await uploadFileOnce(blobStore, file, uri);
       logger.info(

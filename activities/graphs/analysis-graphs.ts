@@ -11,6 +11,7 @@ import { DATA_ROOT_LAYERS, dataRootFile } from '../runs/data-root';
 import type { StageConfigFor } from '../runs/stage-definition';
 import type { StageContext, StageImplementation } from '../runs/stage-runner';
 import type { StageOutputs } from '../runs/types';
+import { yieldToEventLoop } from '../runs/yield-point';
 import { writeFileAtomic } from '../storage/atomic-write';
 import { digestFile } from '../storage/hashing';
 import { csvOf, summariseMessages } from './analysis';
@@ -59,24 +60,32 @@ export const analysisGraphsImplementation: StageImplementation<typeof analysisGr
     return { input: (await digestFile(path)).sha256, stage: context.request.stage };
   },
   async run(context) {
-    const { request, dataRoot, logger } = context;
+    const { request, dataRoot, logger, signal } = context;
     const stage = request.stage;
     const path = inputPath(context);
     const blankCells = typeof stage.input === 'object' && stage.input.stage === 'generate-outputs' ? 'not-in-scheme' : 'not-coded';
-    const summary = await summariseMessages(path, path.endsWith('.tsv') ? '\t' : ',', stage, blankCells);
+    const summary = await summariseMessages(path, path.endsWith('.tsv') ? '\t' : ',', stage, blankCells, (rows) => context.reportProgress({ rowsRead: rows }), signal);
     const folder = join(dataRoot, DATA_ROOT_LAYERS.graphs, request.runId);
     const outputs: StageOutputs = {};
     const periodName = typeof stage.period === 'object' ? 'episode' : stage.period;
+    const graphs = 2 + summary.codes.length;
+    let done = 0;
 
+    // Rendering is synchronous CPU work: between files the event loop gets a turn, so the heartbeat goes
+    // out and a cancellation is seen; writeFileAtomic removes its temporary file when it is interrupted.
     const emit = async (name: string, csv: string, chart: TopLevelSpec): Promise<void> => {
+      await yieldToEventLoop(signal);
       await writeFileAtomic(join(folder, `${name}.csv`), csv);
       outputs[`${name}.csv`] = { uri: pathToFileURL(join(folder, `${name}.csv`)).href };
       const svg = await renderSvg(chart);
       for (const format of stage.formats) {
+        await yieldToEventLoop(signal);
         const file = join(folder, `${name}.${format}`);
         await writeFileAtomic(file, format === 'svg' ? svg : format === 'png' ? await svgToPng(svg) : await svgToPdf(svg, context.now()));
         outputs[`${name}.${format}`] = { uri: pathToFileURL(file).href };
       }
+      done += 1;
+      context.reportProgress({ graphs: done, of: graphs });
     };
 
     const angle = summary.perPeriod.length > 8 ? -45 : 0;

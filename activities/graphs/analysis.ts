@@ -5,6 +5,7 @@
  */
 import { CONTROL_CODES } from '../coding/code-scheme';
 import { BadInputError } from '../errors';
+import { yieldPoint } from '../runs/yield-point';
 import { csvLine } from '../storage/csv-cells';
 import { readCsvRecords } from '../storage/csv-reader';
 
@@ -49,13 +50,26 @@ function codeOrder(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export async function summariseMessages(path: string, delimiter: ',' | '\t', columns: MessageColumns, blankCells: BlankCells = 'not-coded'): Promise<MessageSummary> {
+/** `onProgress` gets the rows read so far after each batch; an abort of `signal` stops the reading between batches. */
+export async function summariseMessages(
+  path: string,
+  delimiter: ',' | '\t',
+  columns: MessageColumns,
+  blankCells: BlankCells = 'not-coded',
+  onProgress: (rows: number) => void = () => undefined,
+  signal?: AbortSignal,
+): Promise<MessageSummary> {
   const perPeriod = new Map<string, { messages: number; participants: Set<string> }>();
   const codeCounts = columns.codeSchemes.map(() => new Map<string, number>());
   const schemeTotals = columns.codeSchemes.map(() => 0);
   let indexes: { timestamp: number; participant: number; episode: number; schemes: number[] } | undefined;
   let skippedRows = 0;
+  let rows = 0;
+  const pause = yieldPoint(signal);
   for await (const batch of readCsvRecords(path, delimiter, { skipLeadingComments: true })) {
+    await pause();
+    onProgress(rows);
+    rows += batch.length;
     for (const record of batch) {
       if (!indexes) {
         const position = (name: string, field: string): number => {

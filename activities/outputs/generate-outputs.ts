@@ -316,6 +316,7 @@ async function generateOutputs(context: Context): Promise<StageOutputs> {
         });
       });
       row += 1;
+      if (row % PROGRESS_EVERY_LINES === 0) progress(context, { pass: 'individuals', row });
       await individuals.row([uuid, ...participant.answers.map((answer) => answer?.text ?? ''), ...Array.from(participant.matrix, String)]);
       await provenance.line({ output: 'individuals.csv', row, run_id: request.runId, participant_uuid: uuid, raw: { ...rawRef, lines: participant.lines } });
     }
@@ -338,7 +339,9 @@ async function generateOutputs(context: Context): Promise<StageOutputs> {
       // Oldest first, so coda-add numbers them in the order they arrived.
       const entries = [...codaTexts[d]!].sort(([textA, a], [textB, b]) => a - b || (textA < textB ? -1 : textA > textB ? 1 : 0));
       let separator = '[\n';
+      let written = 0;
       for (const [text, time] of entries) {
+        if (++written % PROGRESS_EVERY_LINES === 0) progress(context, { pass: 'coda', dataset: dataset.name, messages: written });
         const message: CodaMessage = { MessageID: sha256Hex(text), Text: text, CreationDateTimeUTC: new Date(time).toISOString(), Labels: labellers[d]!.labels(text) };
         await coda.text(`${separator}${JSON.stringify(message)}`, 1);
         separator = ',\n';

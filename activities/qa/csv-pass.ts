@@ -1,4 +1,5 @@
 /** The one streaming pass QA makes over a dataset file: each record into the accumulators. */
+import { yieldPoint } from '../runs/yield-point';
 import { readCsvRecords } from '../storage/csv-reader';
 import { DatasetAccumulator } from './accumulators';
 
@@ -7,9 +8,14 @@ export async function accumulateCsv(
   delimiter: ',' | '\t',
   columns: { numeric: readonly string[]; categorical: readonly string[] },
   onProgress: (rows: number) => void = () => undefined,
+  signal?: AbortSignal,
 ): Promise<DatasetAccumulator> {
   let accumulator: DatasetAccumulator | undefined;
+  // Adding up is CPU work, and batches may come from the stream's buffer without a turn of the event
+  // loop: the yield point lets heartbeats out and stops the pass when the activity is cancelled.
+  const pause = yieldPoint(signal);
   for await (const batch of readCsvRecords(path, delimiter, { skipLeadingComments: true })) {
+    await pause();
     onProgress(accumulator?.rows ?? 0);
     for (const record of batch) {
       if (accumulator) {

@@ -10,12 +10,13 @@ import { categoricalMetrics, type DatasetQa, numericalMetrics, pairTests, type Q
 
 export type { CategoricalMetric, CorrelationPValue, DatasetQa, NumericalMetric, QaWarning } from './output';
 
-export async function analyseDataset(path: string, table: TableSpec, delimiter: ',' | '\t', onProgress: (rows: number) => void = () => undefined): Promise<DatasetQa> {
+/** An abort of `signal` stops the pass over the dataset. */
+export async function analyseDataset(path: string, table: TableSpec, delimiter: ',' | '\t', onProgress: (rows: number) => void = () => undefined, signal?: AbortSignal): Promise<DatasetQa> {
   const { compared, notCompared, notes } = comparedColumns(table);
   const numeric = compared.filter((column): column is Extract<Compared, { kind: 'numeric' }> => column.kind === 'numeric');
   const categorical = compared.filter((column): column is Extract<Compared, { kind: 'categorical' }> => column.kind === 'categorical');
   const names = { numeric: numeric.map((column) => column.name), categorical: categorical.map((column) => column.name) };
-  const accumulator = await accumulateCsv(path, delimiter, names, onProgress);
+  const accumulator = await accumulateCsv(path, delimiter, names, onProgress, signal);
   const pairs = pairTests(names.numeric, names.categorical, accumulator);
   const warnings: QaWarning[] = [...notCompared.map((warning) => ({ ...warning, reason: `not compared: ${warning.reason}` })), ...notes, ...pairs.warnings];
   return {

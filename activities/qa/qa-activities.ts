@@ -25,7 +25,7 @@ export function qaBatchActivities(deps: ActivityDeps) {
     qaDataset: asActivity(
       deps,
       (input: { request: QaRequest; dataset: QaDatasetTask }) => runOfRequest(input.request, { dataset: input.dataset.name }),
-      async ({ request, dataset }, { dataRoot, logger, reportProgress }): Promise<QaDatasetOutcome> => {
+      async ({ request, dataset }, { dataRoot, logger, reportProgress, signal }): Promise<QaDatasetOutcome> => {
         const inputsHash = await datasetInputsHash(dataRoot, request.stage, dataset);
         if (!request.overwrite) {
           const earlier = await findCompletedStage(dataRoot, QA_DATASET_INDEX, inputsHash, deps.blobStore);
@@ -36,7 +36,7 @@ export function qaBatchActivities(deps: ActivityDeps) {
             return { name: dataset.name, status, inputsHash, folder: earlier.outputs.folder!.uri, runId: earlier.runId };
           }
         }
-        const written = await checkDataset(dataRoot, request.runId, request.stage, dataset, logger, reportProgress);
+        const written = await checkDataset(dataRoot, request.runId, request.stage, dataset, logger, reportProgress, signal);
         const folder = pathToFileURL(written).href;
         // The result file too: a folder counts as there even when emptied, the file is checked.
         const outputs = { folder: { uri: folder }, result: { uri: pathToFileURL(join(written, DATASET_RESULT_FILE)).href } };

@@ -13,6 +13,7 @@ import { BadInputError } from '../errors';
 import { DATA_ROOT_LAYERS, dataRootFile } from '../runs/data-root';
 import type { StageConfigFor } from '../runs/stage-definition';
 import type { StageOutputs, StageRequest } from '../runs/types';
+import { yieldToEventLoop } from '../runs/yield-point';
 import { writeFileAtomic } from '../storage/atomic-write';
 import { globFiles, isGlobPattern } from '../storage/folder-glob';
 import { hashOfValue, sha256Hex } from '../storage/hashing';
@@ -227,7 +228,9 @@ const PLOT_FILE = 'cumulative_distribution.svg';
 
 /**
  * Checks one dataset and writes its folder qa/<run id>/<folder>/: seed 000's JSON files, the KS verdict,
- * the plot, and qa.json (everything the batch's summary needs). Returns the folder.
+ * the plot, and qa.json (everything the batch's summary needs). Returns the folder. An abort of `signal`
+ * stops it before it writes anything, or between its files (each written through a temporary name that an
+ * interrupted write removes).
  */
 export async function checkDataset(
   dataRoot: string,
@@ -236,15 +239,18 @@ export async function checkDataset(
   task: QaDatasetTask,
   logger: { info: (details: object, message: string) => void },
   reportProgress: (details: Record<string, unknown>) => void,
+  signal?: AbortSignal,
 ): Promise<string> {
   const { spec } = await loadBatchSpec(dataRoot, entryOfPath(stage, task.spec), stage);
   const table = spec.tables.find((candidate) => candidate.name === task.table);
   if (!table) throw new BadInputError(`dataset ${task.name}: the spec ${task.spec} has no table "${task.table}"`);
   const path = fileURLToPath(task.uri);
-  const qa = await analyseDataset(path, table, path.endsWith('.tsv') ? '\t' : ',', (rows) => reportProgress({ dataset: task.name, rows }));
+  const qa = await analyseDataset(path, table, path.endsWith('.tsv') ? '\t' : ',', (rows) => reportProgress({ dataset: task.name, rows }), signal);
+  await yieldToEventLoop(signal);
   const pValues = qa.corr_p_values.map((entry) => entry.p_value);
   const verdict = ksVerdict(pValues, stage.alpha);
   const plotSvg = await cumulativeDistributionSvg(`${task.name}: cumulative distribution of p-values`, pValues);
+  await yieldToEventLoop(signal);
   logger.info({ event: 'QualityAssurance', dataset: task.name, spec: task.spec, rows: qa.rows, pValues: pValues.length, warnings: qa.warnings.length, ksPValue: verdict.ks_p_value, passed: verdict.passed }, 'dataset checked');
   reportProgress({ dataset: task.name });
   const out = join(dataRoot, DATA_ROOT_LAYERS.qa, runId, task.folder);

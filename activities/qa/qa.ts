@@ -22,11 +22,11 @@ export const qaImplementation: StageImplementation<typeof qaStage> = {
     const { layout, ...stage } = context.request.stage;
     return { stage: layout === 'per-dataset' ? stage : context.request.stage, datasets: inputsHash };
   },
-  async run({ dataRoot, request, logger, reportProgress }): Promise<StageOutputs> {
+  async run({ dataRoot, request, logger, reportProgress, signal }): Promise<StageOutputs> {
     const plan = await planQaBatch(dataRoot, request);
     const outcomes: QaDatasetOutcome[] = [];
     for (const dataset of plan.datasets) {
-      const folder = await checkDataset(dataRoot, request.runId, request.stage, dataset, logger, reportProgress);
+      const folder = await checkDataset(dataRoot, request.runId, request.stage, dataset, logger, reportProgress, signal);
       const inputsHash = await datasetInputsHash(dataRoot, request.stage, dataset);
       outcomes.push({ name: dataset.name, status: 'done', inputsHash, folder: pathToFileURL(folder).href, runId: request.runId });
     }

@@ -56,6 +56,19 @@ export function toFailure(err: unknown, attempt: number): ApplicationFailure {
   });
 }
 
+/**
+ * Why an attempt's signal was aborted, when no later attempt of the activity will continue its work: the
+ * activity was cancelled, or its run is gone (terminated). Not a worker shutting down (a retry continues
+ * from the last heartbeat), a heartbeat timeout (a new attempt may already be writing under the same tag)
+ * or a pause (it resumes).
+ */
+const ENDED_FOR_GOOD = new Set(['CANCELLED', 'NOT_FOUND']);
+
+/** Whether `signal` says the activity ended for good (its reason, a CancelledFailure, carries one of the names above). */
+export function cancelledForGood(signal: AbortSignal): boolean {
+  return signal.aborted && signal.reason instanceof Error && ENDED_FOR_GOOD.has(signal.reason.message);
+}
+
 /** How often the last progress is re-sent while the event loop is free. */
 export const KEEP_ALIVE_MS = 5_000;
 
@@ -110,13 +123,14 @@ export function asActivity<Input, Output>(
     };
     const keepAlive = setInterval(() => context.heartbeat(lastProgress), KEEP_ALIVE_MS);
     let runLog: ReturnType<typeof openRunLogger> | undefined;
+    let roots: string[] = [];
     try {
       const run = runOf(input);
       const dataRoot = run ? resolveDataRoot(deps.dataHome, run.dataRoot, deps.allowedDataRoots) : '';
       if (run) runLog = openRunLogger(deps.logger, runLogPath(dataRoot, run.runId), { runId: run.runId, pipeline: run.pipelineName, attempt, ...run.bindings });
       const resumeFrom = context.info.heartbeatDetails as unknown;
       const logger = runLog?.logger ?? deps.logger;
-      const roots = [...(dataRoot ? [dataRoot] : []), ...(deps.localStoreRoots ?? [])];
+      roots = [...(dataRoot ? [dataRoot] : []), ...(deps.localStoreRoots ?? [])];
       const continued = temporaryNamesIn(resumeFrom);
       if (attempt > 1) {
         // What a crashed attempt was writing is half-written: gone, except the files its last heartbeat
@@ -137,6 +151,11 @@ export function asActivity<Input, Output>(
       return output;
     } catch (err) {
       runLog?.logger.error({ event: 'ActivityFailed', activity: context.info.activityType, err }, 'activity failed');
+      if (cancelledForGood(context.cancellationSignal)) {
+        // No attempt will continue what this one kept for a retry (a source's partial file, say): it goes now.
+        const removed = await removeTaggedTemporaryFiles(roots, tag);
+        if (removed.removed > 0) (runLog?.logger ?? deps.logger).info({ event: 'TempFilesOfCancelledActivityRemoved', ...removed }, 'removed the temporary files of the cancelled activity');
+      }
       throw toFailure(err, attempt);
     } finally {
       clearInterval(keepAlive);

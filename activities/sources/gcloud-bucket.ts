@@ -37,7 +37,7 @@ export async function fetchGcloudBucket(run: SourceRun, config: GcloudBucketSour
         await link(join(sourceFolder(deps.dataRoot, config.name), same.summary.runId, same.file.name), path);
         deps.logger.info({ event: 'SourceObjectUnchanged', source: config.name, object: input.uri, reusedFrom: same.summary.runId }, 'same checksum as an earlier run: not downloaded');
       } else {
-        await deps.blobStore.getFile(input.uri, path);
+        await deps.blobStore.getFile(input.uri, path, deps.http.signal ? { signal: deps.http.signal } : {});
         deps.logger.info({ event: 'SourceObjectDownloaded', source: config.name, object: input.uri, bytes: stored.bytes }, 'downloaded');
       }
     }

@@ -1,12 +1,13 @@
 /**
  * Recovery CSV source: messages an operator recovered (headers `Sender`, `Message`, `ReceivedOn`)
  * become message records like the other sources', the sender de-identified. The CSV, which holds raw
- * phone numbers, is downloaded to the OS temporary folder (never into the data root) and removed after.
+ * phone numbers, is downloaded into the run's source folder under a temporary name only (backups and
+ * fingerprints skip such names), and removed when the unit ends, however it ends; it carries the
+ * activity's tag, so after a crash the next attempt removes it, and the startup sweep any left older.
  * Rows that cannot be used go to rejects.jsonl with their row number and a reason, never their cells.
  */
-import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { createReadStream, type ReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
 import { parse } from 'csv-parse';
@@ -14,6 +15,7 @@ import { parse } from 'csv-parse';
 import { normalisePhoneNumber } from '../deid/normalise';
 import type { Deidentifier } from '../deid/uuid-table';
 import { BadInputError } from '../errors';
+import { temporaryPathFor } from '../storage/atomic-write';
 import { uuidsFor } from './deidentify';
 import type { RecoveryCsvSourceConfig } from './fetch-sources.stage';
 import type { Reject, SourceRun, SourceSummary } from './source-run';
@@ -46,6 +48,7 @@ interface RowPosition {
 
 export async function fetchRecoveryCsv(run: SourceRun, config: RecoveryCsvSourceConfig): Promise<SourceSummary> {
   const { deps } = run;
+  const { signal } = deps.http;
   const used = new Set<string>();
   const inputs = [
     ...config.activationFlowUrls.map((uri) => ({ uri, flowType: 'activation' as const })),
@@ -55,15 +58,17 @@ export async function fetchRecoveryCsv(run: SourceRun, config: RecoveryCsvSource
     const name = uniqueFileName(used, input.flowType, input.uri, '.jsonl');
     const fileLabel = basename(input.uri);
     await run.unit<RowPosition>(name, { flowType: input.flowType, origin: input.uri }, async (page, resumeFrom) => {
-      const scratch = await mkdtemp(join(tmpdir(), 'recovery-csv-'));
+      const local = temporaryPathFor(join(run.folder, name.replace(/\.jsonl$/, '.csv')));
+      let source: ReadStream | undefined;
       try {
-        const local = join(scratch, 'input.csv');
-        await deps.blobStore.getFile(input.uri, local);
-        const parser = createReadStream(local).pipe(parse({ relax_column_count: true, bom: true, skip_empty_lines: true }));
+        await deps.blobStore.getFile(input.uri, local, signal ? { signal } : {});
+        source = createReadStream(local);
+        const parser = source.pipe(parse({ relax_column_count: true, bom: true, skip_empty_lines: true }));
         let header: string[] | undefined;
         let row = 0;
         let batch: Array<{ row: number; cells: string[] }> = [];
         const flush = async () => {
+          signal?.throwIfAborted();
           const { records, rejects } = await toRecords(batch, header!, input.flowType, fileLabel, deps.deidentifier);
           await page(records, rejects, { rows: row });
           batch = [];
@@ -83,7 +88,9 @@ export async function fetchRecoveryCsv(run: SourceRun, config: RecoveryCsvSource
         if (!header) throw new BadInputError(`${config.name}: ${input.uri} is empty (no header row)`);
         if (batch.length > 0 || !resumeFrom) await flush();
       } finally {
-        await rm(scratch, { recursive: true, force: true });
+        // A parser left early (a cancel, a bad header) does not close its source.
+        source?.destroy();
+        await rm(local, { force: true });
       }
     });
   }

@@ -26,8 +26,11 @@ export interface BlobStore {
 
 /** Reading objects back; kept apart from BlobStore so test doubles of the write side stay small. */
 export interface BlobReader {
-  /** Downloads `uri` to `localPath` (through a temporary name), checking its MD5; missing → BadInputError. */
-  getFile(uri: string, localPath: string): Promise<StoredObject>;
+  /**
+   * Downloads `uri` to `localPath` (through a temporary name), checking its MD5; missing → BadInputError.
+   * An abort of `signal` stops the copy and removes the temporary file.
+   */
+  getFile(uri: string, localPath: string, options?: { signal?: AbortSignal }): Promise<StoredObject>;
   /** A small object's bytes (a token, a key file); missing → BadInputError. */
   getBytes(uri: string): Promise<Buffer>;
 }
@@ -70,8 +73,8 @@ export class BlobStoreRouter implements BlobStore, BlobReader {
     return this.storeFor(uri).stat(uri);
   }
 
-  getFile(uri: string, localPath: string): Promise<StoredObject> {
-    return this.storeFor(uri).getFile(uri, localPath);
+  getFile(uri: string, localPath: string, options?: { signal?: AbortSignal }): Promise<StoredObject> {
+    return this.storeFor(uri).getFile(uri, localPath, options);
   }
 
   getBytes(uri: string): Promise<Buffer> {

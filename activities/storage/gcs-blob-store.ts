@@ -70,13 +70,13 @@ export class GcsBlobStore implements BlobStore, BlobReader {
     }
   }
 
-  async getFile(uri: string, localPath: string): Promise<StoredObject> {
+  async getFile(uri: string, localPath: string, options: { signal?: AbortSignal } = {}): Promise<StoredObject> {
     const stored = await this.stat(uri);
     if (!stored) throw new BadInputError(`no object ${uri}`);
     const { bucket, name } = parseGsUri(uri);
     // validation: false because we compare the whole file's MD5 with the stat below ourselves.
     const source = this.storage.bucket(bucket).file(name).createReadStream({ validation: false });
-    const copied = await streamToFileAtomic(source, localPath);
+    const copied = await streamToFileAtomic(source, localPath, options.signal ? { signal: options.signal } : {});
     if (copied.md5 !== stored.md5) throw new Error(`checksum mismatch after downloading ${uri}`);
     return stored;
   }

@@ -43,10 +43,10 @@ export class LocalBlobStore implements BlobStore, BlobReader {
     return { uri, location: pathToFileURL(path).href, bytes: digests.bytes, md5: digests.md5 };
   }
 
-  async getFile(uri: string, localPath: string): Promise<StoredObject> {
+  async getFile(uri: string, localPath: string, options: { signal?: AbortSignal } = {}): Promise<StoredObject> {
     const stored = await this.stat(uri);
     if (!stored) throw new BadInputError(`no object ${uri}`);
-    const copied = await streamToFileAtomic(createReadStream(this.pathOf(uri)), localPath);
+    const copied = await streamToFileAtomic(createReadStream(this.pathOf(uri)), localPath, options.signal ? { signal: options.signal } : {});
     if (copied.md5 !== stored.md5) throw new Error(`checksum mismatch after copying ${uri}`);
     return stored;
   }

@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 import { fileInDataRoot } from '../../config/schema-parts';
 import { defineStage, retryUpTo } from '../runs/stage-definition';
-import { specFormatOption } from './generate-synthetic.stage';
+import { DEFAULT_MAX_BYTES, DEFAULT_MAX_ROWS, specFormatOption } from './generate-synthetic.stage';
 import { PERIOD_UNITS, TABLE_FORMATS } from './synth-options';
 
 const columnNames = z.array(z.string().min(1)).default([]);
@@ -24,6 +24,8 @@ export const generateSeriesStage = defineStage({
     staticColumns: columnNames.describe('Columns returning entities keep'),
     idColumns: z.array(z.string().min(1)).optional().describe('Entity ids (the primary keys by default)'),
     format: z.enum(TABLE_FORMATS).default('csv'),
+    maxRows: z.int().min(1).max(10 ** 10).default(DEFAULT_MAX_ROWS).describe('Refuse a series whose periods hold more rows than this (periods × rows), before generating'),
+    maxBytes: z.int().min(1).default(DEFAULT_MAX_BYTES).describe("Refuse a series whose periods would take more bytes than this (estimated from a sample), before generating"),
   },
   policy: {
     // Applies to each period's activity.

@@ -7,6 +7,10 @@ import { SPEC_FORMATS, TABLE_FORMATS } from './synth-options';
 
 export const specFormatOption = z.enum(SPEC_FORMATS).default('auto');
 
+/** The size guards' defaults, for generate-synthetic per spec and generate-series per series. */
+export const DEFAULT_MAX_ROWS = 100_000_000;
+export const DEFAULT_MAX_BYTES = 50 * 1024 ** 3;
+
 /** Rows per shard when the config does not say: a few seconds of one core's work, a few dozen MB of CSV. */
 export const DEFAULT_SHARD_ROWS = 1_000_000;
 
@@ -46,8 +50,8 @@ export const generateSyntheticStage = defineStage({
     seed: z.int().min(0).max(2 ** 32 - 1).optional().describe("Overrides every spec's seed"),
     datestampLine: z.boolean().default(false).describe('First line `# {"Date generated": …}` (seed 000)'),
     destination: blobPrefixUri.optional().describe('Also upload the tables and spec.json here'),
-    maxRows: z.int().min(1).max(10 ** 10).default(100_000_000).describe('Refuse a spec whose tables hold more rows than this, before generating'),
-    maxBytes: z.int().min(1).default(50 * 1024 ** 3).describe('Refuse a spec whose tables would take more bytes than this (estimated from a sample), before generating'),
+    maxRows: z.int().min(1).max(10 ** 10).default(DEFAULT_MAX_ROWS).describe('Refuse a spec whose tables hold more rows than this, before generating'),
+    maxBytes: z.int().min(1).default(DEFAULT_MAX_BYTES).describe('Refuse a spec whose tables would take more bytes than this (estimated from a sample), before generating'),
     shardRows: z
       .int()
       .min(1000)

@@ -225,6 +225,20 @@ export function* generateTableChunks(spec: SynthSpec, tableName: string, options
   }
 }
 
+/** Rows generated to estimate a table's size. */
+const SAMPLE_ROWS = 2000;
+
+/** A table's estimated bytes for `rows` rows (its own count by default), scaled from its first rows' (no header). */
+export function estimateTableBytes(spec: SynthSpec, tableName: string, format: OutputFormat, rows = tableOf(spec, tableName).rows): number {
+  const table = tableOf(spec, tableName);
+  const sampled = Math.min(SAMPLE_ROWS, table.rows);
+  if (sampled === 0 || rows === 0) return 0;
+  // A table generated whole cannot be sampled as a row range: its rows as drawn, before the whole-table rules, are as wide.
+  const sampleSpec = generatedWhole(table) ? { ...spec, tables: spec.tables.map((other) => (other === table ? { ...other, unique: undefined, customConstraints: undefined } : other)) } : spec;
+  const sample = Buffer.byteLength(generateTableText(sampleSpec, tableName, { format, end: sampled, header: false }));
+  return Math.ceil((sample / sampled) * rows);
+}
+
 /** The same, as text (tests and small tables). */
 export function generateTableText(spec: SynthSpec, tableName: string, options: TableOutputOptions): string {
   return Buffer.concat([...generateTableChunks(spec, tableName, options)]).toString('utf8');

@@ -144,12 +144,14 @@ export class SegmentReader {
     this.buffer = Buffer.allocUnsafe(bufferBytes);
   }
 
-  async read(path: string): Promise<void> {
+  /** Reads one segment; an abort of `signal` stops it between chunks. */
+  async read(path: string, signal?: AbortSignal): Promise<void> {
     const scanner = new SegmentScanner(this.delimiter.charCodeAt(0), this.lineOf, this.kept);
     const file = await open(path, 'r');
     try {
       let filled = 0;
       for (;;) {
+        signal?.throwIfAborted();
         if (filled === this.buffer.length) {
           // One record longer than the buffer: make room for it.
           const grown = Buffer.allocUnsafe(this.buffer.length * 2);
@@ -417,13 +419,21 @@ class PeriodLineWriter {
   }
 }
 
-/** The period's dataset bytes, header first, in chunks of about 1 MiB. */
-export function* periodDatasetChunks(tableName: string, format: OutputFormat, header: string, period: PeriodRows, onProgress: (rowsDone: number) => void): Generator<Buffer> {
+/** The period's dataset bytes, header first, in chunks of about 1 MiB; an abort of `signal` stops it between blocks. */
+export function* periodDatasetChunks(
+  tableName: string,
+  format: OutputFormat,
+  header: string,
+  period: PeriodRows,
+  onProgress: (rowsDone: number) => void,
+  signal?: AbortSignal,
+): Generator<Buffer> {
   const writer = new PeriodLineWriter(tableName, format, period);
   const out = writer.out;
   out.text(header);
   const total = period.newRows.count + period.returningRows.count;
   for (let blockStart = 0; blockStart < total; blockStart += BLOCK_ROWS) {
+    signal?.throwIfAborted();
     const count = Math.min(BLOCK_ROWS, total - blockStart);
     writer.block(blockStart, count);
     onProgress(blockStart + count);
@@ -435,7 +445,7 @@ export function* periodDatasetChunks(tableName: string, format: OutputFormat, he
 /**
  * The reference segment of the new rows (rows first … first+count-1 of the spec's table): its header,
  * then per row its entity (firstEntity + i) and the cells of `keptColumns`, computing only those
- * columns and the columns they read.
+ * columns and the columns they read. An abort of `signal` stops it between blocks.
  */
 export function* segmentChunks(
   spec: SynthSpec,
@@ -444,6 +454,8 @@ export function* segmentChunks(
   header: string,
   rows: { first: number; count: number; firstEntity: number },
   keptColumns: number[],
+  onProgress: (rowsDone: number) => void = () => undefined,
+  signal?: AbortSignal,
 ): Generator<Buffer> {
   const { columns, order, byName } = generatorsFor(spec, tableName, format);
   const needed = new Set<string>();
@@ -460,6 +472,7 @@ export function* segmentChunks(
   out.text(header);
   const end = rows.first + rows.count;
   for (let blockStart = rows.first; blockStart < end; blockStart += BLOCK_ROWS) {
+    signal?.throwIfAborted();
     const count = Math.min(BLOCK_ROWS, end - blockStart);
     for (const column of computed) column.compute(blockStart, count, byName);
     for (let row = 0; row < count; row++) {
@@ -471,6 +484,7 @@ export function* segmentChunks(
       }
       separator(out, LF);
     }
+    onProgress(blockStart + count - rows.first);
     if (out.position >= CHUNK_BYTES) yield out.take();
   }
   if (out.position > 0) yield out.take();

@@ -20,8 +20,10 @@ import { Readable } from 'node:stream';
 import { BadInputError } from '../errors';
 import { streamToFileAtomicUnhashed, writeFileAtomic } from '../storage/atomic-write';
 import { csvLine, type Delimiter, DELIMITERS, type OutputFormat } from '../storage/csv-cells';
+import { checkFreeSpace } from '../storage/free-space';
 import { canonicalJson, sha256Hex } from '../storage/hashing';
 import { compileExpression } from './expression';
+import { estimateTableBytes } from './generate';
 import { EMPTY, GENERATED, KeptCells, periodDatasetChunks, type PeriodRows, segmentChunks, SegmentReader } from './period-rows';
 import { keyOf, Permutation } from './random';
 import { groupSizeOf, idSpaceSize, parseDate, type SynthSpec, type TableSpec } from './spec';
@@ -193,19 +195,32 @@ export interface PeriodResult {
 }
 
 /** Reads the kept cells of the returning entities (lineOf: entity → its dataset line) from reference segments 1 … period-1. */
-async function readReturningEntities(folders: SeriesFolders, period: number, lineOf: Int32Array, kept: KeptCells, delimiter: Delimiter): Promise<void> {
+async function readReturningEntities(folders: SeriesFolders, period: number, lineOf: Int32Array, kept: KeptCells, delimiter: Delimiter, signal?: AbortSignal): Promise<void> {
   const reader = new SegmentReader(delimiter, lineOf, kept);
   for (let k = 1; k < period && kept.found < kept.wanted; k++) {
     const path = referenceSegment(folders, k);
     if (!existsSync(path)) throw new BadInputError(`period ${period} needs the reference table of period ${k} (${path}); generate the periods in order`);
-    await reader.read(path);
+    await reader.read(path, signal);
   }
   if (kept.found !== kept.wanted) throw new Error(`reference table has ${kept.found} of ${kept.wanted} returning entities`);
 }
 
+/** Whether period k was finished (its marker is written last). */
+export const periodDone = (folders: SeriesFolders, period: number): boolean => existsSync(markerFile(folders, period));
+
+/**
+ * Estimated bytes one period writes, from the bytes per row of a sample of the base table: its dataset
+ * (every row) and its reference segment (at most as wide as a row, for the new rows).
+ */
+export function estimatePeriodBytes(plan: SeriesPlan, period: number): number {
+  return estimateTableBytes(plan.spec, plan.table.name, plan.options.format, plan.rows + newRowsIn(plan, period));
+}
+
 /**
  * Generates period k (1-based) into synth/<series>/period-<k>/ and appends its reference segment.
- * Idempotent: an identical earlier generation is reused; a different one is never overwritten.
+ * Idempotent: an identical earlier generation is reused; a different one is never overwritten. Checks the
+ * disk has room for it before writing; an abort of `signal` stops it between blocks of rows, its temporary
+ * files removed.
  */
 export async function generateSeriesPeriod(
   plan: SeriesPlan,
@@ -213,6 +228,7 @@ export async function generateSeriesPeriod(
   folders: SeriesFolders,
   baseInputsHash: string,
   onProgress: (details: Record<string, unknown>) => void = () => undefined,
+  signal?: AbortSignal,
 ): Promise<PeriodResult> {
   const { options, table } = plan;
   const delimiter = DELIMITERS[options.format];
@@ -231,6 +247,8 @@ export async function generateSeriesPeriod(
     if (marker.inputsHash === inputsHash) return { ...result, reused: true };
     throw new BadInputError(`period ${period} of series "${options.series}" already exists with other inputs; a finished period is never overwritten: give the series another name`);
   }
+  // The disk may have filled since the plan was checked: nothing is written when this period cannot fit.
+  await checkFreeSpace(folders.seriesFolder, estimatePeriodBytes(plan, period), `period ${period} of series "${options.series}"`);
 
   const before = entitiesBefore(plan, period);
   const columnIndex = new Map(table.columns.map((column, index) => [column.name, index]));
@@ -259,8 +277,8 @@ export async function generateSeriesPeriod(
       const row = lineRows[j]!;
       if (row >= result.newRows) lineOf[drawn[row - result.newRows]!] = j;
     }
-      await readReturningEntities(folders, period, lineOf, keptCells, delimiter);
-      keptColumns.forEach((column, k) => (sources[column] = k));
+    await readReturningEntities(folders, period, lineOf, keptCells, delimiter, signal);
+    keptColumns.forEach((column, k) => (sources[column] = k));
     for (const name of plan.blankedForReturning) sources[columnIndex.get(name)!] = EMPTY;
   }
 
@@ -272,10 +290,13 @@ export async function generateSeriesPeriod(
     lineRows,
   };
   const header = csvLine(table.columns.map((column) => column.name), delimiter);
-  const chunks = periodDatasetChunks(table.name, options.format, header, rows, (done) => onProgress({ period, rows: done }));
-  await streamToFileAtomicUnhashed(Readable.from(chunks), result.dataset);
+  const chunks = periodDatasetChunks(table.name, options.format, header, rows, (done) => onProgress({ period, rows: done }), signal);
+  await streamToFileAtomicUnhashed(Readable.from(chunks), result.dataset, signal ? { signal } : {});
   const segmentRows = { first: before, count: result.newRows, firstEntity: before };
-  await streamToFileAtomicUnhashed(Readable.from(segmentChunks(newSpec, table.name, options.format, csvLine(['entity', ...kept], delimiter), segmentRows, keptColumns)), result.reference);
+  const segmentHeader = csvLine(['entity', ...kept], delimiter);
+  const segment = segmentChunks(newSpec, table.name, options.format, segmentHeader, segmentRows, keptColumns, (done) => onProgress({ period, rows: plan.rows, referenceRows: done }), signal);
+  await streamToFileAtomicUnhashed(Readable.from(segment), result.reference, signal ? { signal } : {});
+  signal?.throwIfAborted();
 
   await writeFileAtomic(
     result.spec,

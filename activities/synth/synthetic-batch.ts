@@ -10,8 +10,8 @@
  * rename too; its parts go once it is there, and the parts folder once the dataset is recorded as done.
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { readdir, readFile, rename, rm, stat, statfs } from 'node:fs/promises';
-import { dirname, join, posix, relative } from 'node:path';
+import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join, posix, relative } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
@@ -25,9 +25,10 @@ import type { OutputRef, StageOutputs } from '../runs/types';
 import { streamToFileAtomic, writeFileAtomic } from '../storage/atomic-write';
 import { type BlobStore, objectUri } from '../storage/blob-store';
 import { globFiles, isGlobPattern } from '../storage/folder-glob';
+import { freeBytesFor } from '../storage/free-space';
 import { digestFile, hashOfValue, sha256Hex } from '../storage/hashing';
 import { uploadFileOnce } from '../storage/upload-once';
-import { generateTableText, writeTableFile } from './generate';
+import { estimateTableBytes, writeTableFile } from './generate';
 import { type generateSyntheticStage, type ShardRange, shardRanges } from './generate-synthetic.stage';
 import { loadSynthSpec } from './load-spec';
 import { generatedWhole, SpecError, type SynthSpec } from './spec';
@@ -50,8 +51,6 @@ const STAGE_VERSION = 2;
 const STAGE_NAME = 'generate-synthetic';
 /** Skip-if-done records of single datasets: manifests/stages/generate-synthetic.datasets/<inputs hash>/. */
 const DATASET_RECORDS = 'generate-synthetic.datasets';
-/** Rows sampled to estimate a table's size. */
-const SAMPLE_ROWS = 2000;
 
 /** One spec of the batch and the config field that named it (`spec`, `specs[2]`). */
 export interface SpecEntry {
@@ -197,11 +196,7 @@ function estimateBytes(spec: SynthSpec, stage: GenerateSyntheticConfig): { total
   let total = 0;
   let largest = 0;
   for (const table of spec.tables) {
-    const sampled = Math.min(SAMPLE_ROWS, table.rows);
-    // A table generated whole cannot be sampled as a row range: its rows as drawn, before the whole-table rules, are as wide.
-    const sampleSpec = generatedWhole(table) ? { ...spec, tables: spec.tables.map((other) => (other === table ? { ...other, unique: undefined, customConstraints: undefined } : other)) } : spec;
-    const sample = sampled === 0 ? 0 : Buffer.byteLength(generateTableText(sampleSpec, table.name, { format: stage.format, end: sampled, header: false }));
-    const estimate = sampled === 0 ? 0 : Math.ceil((sample / sampled) * table.rows);
+    const estimate = estimateTableBytes(spec, table.name, stage.format);
     total += estimate;
     largest = Math.max(largest, estimate);
   }
@@ -229,10 +224,7 @@ export async function checkSizes(datasets: LoadedDataset[], stage: GenerateSynth
     largest = Math.max(largest, estimate.largest);
   }
   if (problems.length > 0) throw new BadInputError(problems.join('\n'));
-  let existing = folder;
-  while (!existsSync(existing)) existing = dirname(existing);
-  const disk = await statfs(existing);
-  const free = disk.bavail * disk.bsize;
+  const { folder: existing, free } = await freeBytesFor(folder);
   if ((total + largest) * 1.1 > free) throw new BadInputError(`the spec's tables would take about ${total} bytes, and the disk of ${existing} has ${free} bytes free`);
   return total;
 }
