@@ -229,6 +229,7 @@ async function main(): Promise<void> {
   let maxCategory = 0;
   let maxMean = 0;
   let maxMeanNoise = 0;
+  let columnOrderMismatches = 0;
   const ratios: number[] = [];
   for (const path of specs) {
     const name = path.split('/').pop()!;
@@ -276,6 +277,9 @@ async function main(): Promise<void> {
       lastOurs = ours;
     }
     if (failed || oursPools.length === 0 || !table) continue;
+    const header = (file: string): string => readFileSync(file, 'utf8').split('\n', 1)[0]!;
+    const sameOrder = header(join(work, `${name}.seed0.ours.csv`)) === header(join(work, `${name}.seed0.exhibit.csv`));
+    if (!sameOrder) columnOrderMismatches += 1;
     const c = compare(oursPools, theirsPools);
     const rowsOf = (pools: Pool[]): number => pools.reduce((sum, pool) => sum + pool.rows, 0);
     maxCategory = Math.max(maxCategory, c.category);
@@ -285,7 +289,7 @@ async function main(): Promise<void> {
     }
     ratios.push(theirSeconds / oursSeconds);
     console.log(
-      `${name}: accepted; ${seeds} seed(s), ${rowsOf(oursPools)} rows ours, ${rowsOf(theirsPools)} exhibit's; ` +
+      `${name}: accepted; columns ${sameOrder ? 'in' : 'NOT in'} exhibit's order; ${seeds} seed(s), ${rowsOf(oursPools)} rows ours, ${rowsOf(theirsPools)} exhibit's; ` +
         `max category diff ${c.category.toFixed(4)} (noise ±${c.categoryNoise.toFixed(4)}${c.worstCategory ? `, ${c.worstCategory}` : ''}); ` +
         `max per-category mean diff ${c.meanSd.toFixed(4)} sd (noise ±${c.meanNoise.toFixed(4)}${c.worst ? `, ${c.worst}` : ''}); ` +
         `speed ${(theirSeconds / oursSeconds).toFixed(1)}× (exhibit ${theirSeconds.toFixed(1)} s, ours ${oursSeconds.toFixed(2)} s)`,
@@ -297,7 +301,7 @@ async function main(): Promise<void> {
     }
   }
   const ratio = ratios.length ? Math.min(...ratios) : NaN;
-  console.log(`compat exhibit_specs=${specs.length} loaded=${loaded} max_category_diff=${maxCategory.toFixed(4)} max_mean_diff_sd=${maxMean.toFixed(4)} mean_diff_noise_sd=${maxMeanNoise.toFixed(4)} speed_ratio=${ratio.toFixed(1)} r_max_p_diff=${withR ? rMaxDiff.toExponential(2) : 'no-R'}`);
+  console.log(`compat exhibit_specs=${specs.length} loaded=${loaded} max_category_diff=${maxCategory.toFixed(4)} max_mean_diff_sd=${maxMean.toFixed(4)} mean_diff_noise_sd=${maxMeanNoise.toFixed(4)} column_order_mismatches=${columnOrderMismatches} speed_ratio=${ratio.toFixed(1)} r_max_p_diff=${withR ? rMaxDiff.toExponential(2) : 'no-R'}`);
 }
 
 void main();

@@ -136,6 +136,8 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
   const numericWeights = new Map<string, Record<string, Record<string, number>>>();
   const pairedLookups = new Map<string, { source: string; lookup: Record<string, string> }>();
   const categoricalOrder: string[] = [];
+  // Each linked group's columns, in the order exhibit writes them (first, before the other columns).
+  const linkedGroups: string[][] = [];
 
   try {
     for (const [columnName, definition] of Object.entries(columnsIn)) {
@@ -326,21 +328,18 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
       }
     }
 
-    // Weights of numerical columns from the categorical tables.
-    for (const [numeric, weights] of numericWeights) {
-      const column = columns.get(numeric);
-      if (!column) {
-        if (!isRecord(document.derived_columns) || !(numeric in document.derived_columns)) problem(`columns`, `an original_values table has a weight column "${numeric}" that is no column`);
-        continue;
-      }
-      if (column.type !== 'numeric') continue;
-      if (column.distribution === 'uniform') continue;
-      const usable = Object.fromEntries(Object.entries(weights).filter(([source]) => columns.get(source)?.type === 'categorical'));
-      if (Object.keys(usable).length > 0) column.weights = usable;
-    }
-
     // Linked columns: a child takes one of its parent's values from the database's linked table.
     const linked = Array.isArray(document.linked_columns) ? document.linked_columns : [];
+    for (const group of linked) {
+      if (!Array.isArray(group) || !Array.isArray(group[1])) continue;
+      const names = (group[1] as unknown[]).map(String);
+      // exhibit draws a group from its most granular column when that one has values in the spec (uniques
+      // within inline_limit), which then comes first in its output; otherwise the group keeps its order.
+      const last = columnsIn[names[names.length - 1] ?? ''];
+      const inlineLimit = typeof metadata.inline_limit === 'number' ? metadata.inline_limit : 30;
+      const drawnFromLast = isRecord(last) && typeof last.uniques === 'number' && last.uniques <= inlineLimit;
+      linkedGroups.push(drawnFromLast ? [names[names.length - 1]!, ...names.slice(0, -1)] : names);
+    }
     if (!Array.isArray(document.linked_columns) && !isEmpty(document.linked_columns)) problem('linked_columns', 'must be a list of [number, [columns]]');
     linked.forEach((group: unknown, g) => {
       const at = `linked_columns[${g}]`;
@@ -374,6 +373,21 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
         columns.set(child, { name: child, type: 'paired', source: parent, lookup, missing: existing.type === 'categorical' ? existing.missing : 0 });
       }
     });
+
+    // Weights of numerical columns from the categorical tables.
+    for (const [numeric, weights] of numericWeights) {
+      const column = columns.get(numeric);
+      if (!column) {
+        if (!isRecord(document.derived_columns) || !(numeric in document.derived_columns)) problem(`columns`, `an original_values table has a weight column "${numeric}" that is no column`);
+        continue;
+      }
+      if (column.type !== 'numeric') continue;
+      if (column.distribution === 'uniform') continue;
+      // After the linked groups: a linked child is drawn from its parent's values, so its weights cannot apply.
+      const usable = Object.fromEntries(Object.entries(weights).filter(([source]) => columns.get(source)?.type === 'categorical'));
+      for (const source of Object.keys(weights)) if (columns.get(source)?.type === 'paired') warnings.push(`columns.${source}: its ${numeric} weights are not used (a paired or linked column takes its values from another column)`);
+      if (Object.keys(usable).length > 0) column.weights = usable;
+    }
   } finally {
     db.close();
   }
@@ -448,7 +462,7 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
   }
 
   if (problems.length > 0) throw new SpecError(problems);
-  const ordered = exhibitOrder(columns, categoricalOrder, derivedColumns);
+  const ordered = exhibitOrder(columns, categoricalOrder, linkedGroups, derivedColumns);
   const numericalColumns = new Set(Array.isArray(metadata.numerical_columns) ? metadata.numerical_columns.map(String) : []);
   return parseSynthSpec({
     name: settings.name ?? tableName,
@@ -537,21 +551,48 @@ function importCustomConstraints(input: unknown, problem: (path: string, message
   return result;
 }
 
-/** exhibit's output order: uuid columns, categorical columns (a paired column right after its source), dates, numbers, derived. */
-function exhibitOrder(columns: Map<string, ColumnSpec>, categoricalOrder: string[], derived: ColumnSpec[]): ColumnSpec[] {
+/**
+ * exhibit's output order: uuid columns; each linked group's columns, then their paired columns; the other
+ * categorical columns (a paired column right after its source), then dates; the cross-joined columns,
+ * which exhibit joins on last; numbers; derived columns.
+ */
+function exhibitOrder(columns: Map<string, ColumnSpec>, categoricalOrder: string[], linkedGroups: string[][], derived: ColumnSpec[]): ColumnSpec[] {
   const all = [...columns.values()];
   const ordered: ColumnSpec[] = all.filter((column) => column.type === 'id' || column.type === 'grouped-id');
   const placed = new Set(ordered.map((column) => column.name));
+  const push = (column: ColumnSpec): void => {
+    placed.add(column.name);
+    ordered.push(column);
+  };
+  const linkedNames = new Set(linkedGroups.flat());
+  // A column exhibit writes beside its source ("See paired column"), as opposed to a linked group's child.
+  const pairedWith = (name: string): ColumnSpec[] => all.filter((other) => other.type === 'paired' && other.source === name && !linkedNames.has(other.name) && categoricalOrder.includes(other.name));
+  for (const group of linkedGroups) {
+    const members = group.map((name) => columns.get(name)).filter((column): column is ColumnSpec => column !== undefined && !placed.has(column.name));
+    members.forEach(push);
+    for (const member of members) for (const partner of pairedWith(member.name)) if (!placed.has(partner.name)) push(partner);
+  }
+  const crossJoined = (column: ColumnSpec): boolean => (column.type === 'categorical' || column.type === 'date') && column.crossJoin === true;
   const place = (name: string): void => {
     const column = columns.get(name);
-    if (!column || placed.has(name)) return;
+    if (!column || placed.has(name) || crossJoined(column)) return;
     if (column.type === 'paired' && !placed.has(column.source) && columns.has(column.source)) place(column.source);
     if (placed.has(name)) return;
-    placed.add(name);
-    ordered.push(column);
+    push(column);
     for (const other of all) if (other.type === 'paired' && other.source === name && categoricalOrder.includes(other.name)) place(other.name);
   };
   categoricalOrder.forEach(place);
-  for (const type of ['date', 'numeric'] as const) for (const column of all) if (column.type === type && !placed.has(column.name)) (placed.add(column.name), ordered.push(column));
+  for (const column of all) if (column.type === 'date' && !placed.has(column.name) && !crossJoined(column)) push(column);
+  for (const name of categoricalOrder) {
+    const column = columns.get(name);
+    if (column && !placed.has(name) && crossJoined(column)) {
+      push(column);
+      for (const partner of pairedWith(name)) if (!placed.has(partner.name)) push(partner);
+    }
+  }
+  for (const column of all) if (column.type === 'date' && !placed.has(column.name)) push(column);
+  for (const column of all) if (column.type === 'numeric' && !placed.has(column.name)) push(column);
+  // Anything not placed yet (a paired column of a cross-joined source, say) keeps its place before the numbers' end.
+  for (const column of all) if (!placed.has(column.name)) push(column);
   return [...ordered, ...derived];
 }
