@@ -2,12 +2,11 @@
  * A call a deadline gives up on keeps running inside the client library. Closing the client must wait for
  * it: @google-cloud/firestore starts each retry of a streaming call with `void pool.run(…)`, so a retry
  * after terminate() rejects with "The client has already been terminated" and nobody handles it (seen in
- * the cloud-fault test). Here a black-holing proxy makes a call hang past its deadline, the store is closed,
- * the proxy then lets connections through, and no unhandled rejection may appear while the abandoned call
- * retries and finishes and the client is terminated after it.
+ * the cloud-fault test). Here a proxy that black-holes every connection makes a call hang past its
+ * deadline, the store is closed, the proxy then heals, and no unhandled rejection may appear while the
+ * abandoned call retries and finishes and the client is terminated after it.
  */
 import assert from 'node:assert/strict';
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 
 import type { Firestore } from '@google-cloud/firestore';
@@ -16,6 +15,7 @@ import { FirestoreDocumentStore } from '../activities/coding/firestore-document-
 import { createFirestoreClient, FirestoreUuidTable } from '../activities/deid/firestore-uuid-table';
 import { ClientCalls, ClientClosingError, DeadlineExceededError } from '../activities/storage/deadline';
 import { testServers } from './helpers/environment';
+import { FaultProxy } from './helpers/fault-proxy';
 import { uniqueName } from './helpers/firestore';
 
 /** Resolves once `done()` holds, or fails naming `what` after `ms`. */
@@ -38,63 +38,8 @@ const recordUnhandled = (reason: unknown): void => void unhandled.push(reason);
 before(() => void process.on('unhandledRejection', recordUnhandled));
 after(() => void process.off('unhandledRejection', recordUnhandled));
 
-/**
- * A TCP proxy to the Firestore emulator that black-holes every connection (accepts it, reads and never
- * answers) until `heal()`, which resets the held ones, as a dead route finally does, and forwards new ones.
- */
-class BlackHoleProxy {
-  private readonly server: Server = createServer((client) => this.accept(client));
-  private readonly sockets = new Set<Socket>();
-  private healed = false;
-  held = 0;
-  forwarded = 0;
-
-  async start(): Promise<this> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(0, '127.0.0.1', () => resolve());
-    });
-    return this;
-  }
-
-  get host(): string {
-    return `127.0.0.1:${(this.server.address() as { port: number }).port}`;
-  }
-
-  heal(): void {
-    this.healed = true;
-    for (const socket of this.sockets) socket.resetAndDestroy();
-  }
-
-  async close(): Promise<void> {
-    for (const socket of this.sockets) socket.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private track(socket: Socket): Socket {
-    this.sockets.add(socket);
-    socket.on('close', () => this.sockets.delete(socket));
-    socket.on('error', () => undefined); // resets are what this proxy is for
-    return socket;
-  }
-
-  private accept(client: Socket): void {
-    this.track(client);
-    if (!this.healed) {
-      this.held += 1;
-      return void client.resume();
-    }
-    this.forwarded += 1;
-    const [host, port] = testServers.firestoreEmulatorHost.split(':');
-    const upstream = this.track(connect({ host: host!, port: Number(port) }));
-    client.pipe(upstream).pipe(client);
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  }
-}
-
 /** A client through `proxy` whose library calls and terminate() are watched. */
-function watchedClient(proxy: BlackHoleProxy, projectId: string): { firestore: Firestore; libraryCalls: Array<Promise<unknown>>; settled: () => boolean; terminatedAfterCalls: () => boolean | undefined } {
+function watchedClient(proxy: FaultProxy, projectId: string): { firestore: Firestore; libraryCalls: Array<Promise<unknown>>; settled: () => boolean; terminatedAfterCalls: () => boolean | undefined } {
   const firestore = createFirestoreClient({ projectId, emulatorHost: proxy.host });
   const libraryCalls: Array<Promise<unknown>> = [];
   let settledCount = 0;
@@ -156,27 +101,30 @@ describe('ClientCalls', () => {
 });
 
 describe('Firestore stores: a call abandoned by its deadline leaves no unhandled rejection after close', () => {
-  let proxy: BlackHoleProxy;
+  let proxy: FaultProxy;
   beforeEach(async () => {
-    proxy = await new BlackHoleProxy().start();
+    const [host, port] = testServers.firestoreEmulatorHost.split(':');
+    // Every connection black-holed until heal(): accepted, read, never answered.
+    proxy = await new FaultProxy({ target: { host: host!, port: Number(port) }, seed: 1, faultRate: 1, kinds: ['drop'] }).start();
   });
   afterEach(() => proxy.close());
 
   /** Runs `read` into the black hole, closes with `close` and heals the route; checks what follows. */
   async function abandonThenClose(watched: ReturnType<typeof watchedClient>, read: () => Promise<unknown>, close: () => Promise<void>): Promise<void> {
     await assert.rejects(read(), /no answer within 300 ms/); // the UUID table rebuilds errors without identifiers
-    assert.ok(proxy.held > 0, 'the call went into the black hole');
+    assert.ok(proxy.counters.dropped > 0, 'the call went into the black hole');
     assert.equal(watched.libraryCalls.length, 1);
     const closing = close();
     await assert.rejects(read(), /closed while a call was still running/);
     assert.equal(watched.libraryCalls.length, 1, 'no new library call once closing');
-    // The held connection is reset: the library retries the abandoned call on a new one, which now passes.
+    // The black-holed connection is reset: the library retries the abandoned call on a new one, which passes.
     proxy.heal();
     await closing;
     await until('the abandoned library call to settle', watched.settled);
     await until('the client to be terminated', () => watched.terminatedAfterCalls() !== undefined);
     assert.equal(watched.terminatedAfterCalls(), true, 'terminated only after the abandoned call settled');
-    assert.ok(proxy.forwarded > 0, 'the library retried the abandoned call');
+    assert.ok(proxy.counters.passed > 0, 'the library retried the abandoned call');
+    await until('the terminated client to close its connections', () => proxy.openConnections === 0);
     await nextTurn();
     assert.deepEqual(
       unhandled.map((reason) => String(reason)),
