@@ -5,7 +5,7 @@
  * DocumentExistsError; missing credentials or a permission error: BadInputError naming the store, since no
  * retry fixes them).
  */
-import { type DocumentReference, FieldValue, type Firestore, type Query, Timestamp, type Transaction, type WriteBatch } from '@google-cloud/firestore';
+import { type DocumentReference, FieldValue, type Firestore, type Query, type QuerySnapshot, Timestamp, type Transaction, type WriteBatch } from '@google-cloud/firestore';
 
 import { BadInputError } from '../errors';
 import { ClientCalls, DEFAULT_OPERATION_TIMEOUT_MS } from '../storage/deadline';
@@ -91,9 +91,13 @@ export class FirestoreDocumentStore implements DocumentStore {
     });
   }
 
-  /** In a read-only transaction: one snapshot, even when the response stream is resumed after an error. */
+  /**
+   * One snapshot: when the response stream breaks, the library resumes after the last document received,
+   * at that document's read time. Not in a read-only transaction: when its first read fails, the library
+   * leaves the promise of the transaction's id rejected with nobody awaiting it (an unhandled rejection).
+   */
   query(collection: string, query: CollectionQuery = {}): Promise<StoredDocument[]> {
-    return this.translated(() => this.firestore.runTransaction((transaction) => this.runQuery(transaction, collection, query), { readOnly: true }));
+    return this.translated(() => this.runQuery((built) => built.get(), collection, query));
   }
 
   count(collection: string): Promise<number> {
@@ -113,7 +117,7 @@ export class FirestoreDocumentStore implements DocumentStore {
               const snapshots = await transaction.getAll(...paths.map((path) => this.doc(path)));
               return snapshots.map((snapshot) => (snapshot.exists ? (fromFirestore(snapshot.data()) as DocumentData) : undefined));
             },
-            query: (collection, query) => this.runQuery(transaction, collection, query ?? {}),
+            query: (collection, query) => this.runQuery((built) => transaction.get(built), collection, query ?? {}),
             ...this.writesTo(transaction),
           });
         },
@@ -153,7 +157,7 @@ export class FirestoreDocumentStore implements DocumentStore {
     };
   }
 
-  private async runQuery(transaction: Transaction, collection: string, query: CollectionQuery): Promise<StoredDocument[]> {
+  private async runQuery(read: (built: Query) => Promise<QuerySnapshot>, collection: string, query: CollectionQuery): Promise<StoredDocument[]> {
     checkCollectionPath(collection);
     let built: Query = this.firestore.collection(collection);
     for (const { field, op, value } of query.where ?? []) {
@@ -166,7 +170,7 @@ export class FirestoreDocumentStore implements DocumentStore {
     }
     if (query.limit !== undefined) built = built.limit(query.limit);
     if (query.select !== undefined) built = built.select(...query.select);
-    const snapshot = await transaction.get(built);
+    const snapshot = await read(built);
     return snapshot.docs.map((doc) => ({ id: doc.id, data: fromFirestore(doc.data()) as DocumentData }));
   }
 
