@@ -1,8 +1,8 @@
 /**
  * The fault-injecting proxy the cloud-fault tests put between the clients and the emulators: it forwards
  * bytes intact, injects each kind of fault as planned (delay, reset after N bytes, drop), ~30 % of
- * connections by default with every kind in each deck of ten, the same sequence for the same seed, and
- * close() leaves no socket open.
+ * connections by default with every kind in each deck of ten, the same sequence for the same seed, heal()
+ * ends the faults, and close() leaves no socket open.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -158,6 +158,28 @@ describe('fault proxy', () => {
     assert.equal(result.ending, 'gave-up');
     assert.equal(result.received.length, 0);
     assert.deepEqual({ dropped: dropping.counters.dropped, bytesToTarget: dropping.counters.bytesToTarget }, { dropped: 1, bytesToTarget: 0 });
+  });
+
+  it('heal() resets black-holed connections and lets later ones pass; openConnections follows the clients', async () => {
+    for (const faultsPer of ['connection', 'exchange'] as const) {
+      const healing = await proxy({ seed: 9, faultsPer, faultRate: 1, kinds: ['drop'] });
+      const held = exchange(healing.port, Buffer.from('still there?'), 10_000);
+      const deadline = Date.now() + 5_000;
+      while (healing.counters.dropped < 1) {
+        assert.ok(Date.now() < deadline, `${faultsPer}: the proxy black-holed the connection`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.equal(healing.openConnections, 1);
+      healing.heal();
+      const reset = await held;
+      assert.deepEqual({ ending: reset.ending, errorCode: reset.errorCode, bytes: reset.received.length }, { ending: 'error', errorCode: 'ECONNRESET', bytes: 0 }, faultsPer);
+      const after = await exchange(healing.port, Buffer.from('hello again'));
+      assert.deepEqual({ ending: after.ending, reply: after.received.toString() }, { ending: 'end', reply: 'hello again' }, faultsPer);
+      while (healing.openConnections > 0) {
+        assert.ok(Date.now() < deadline, `${faultsPer}: every client connection closed`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
   });
 
   it('close() destroys every socket it holds, dropped and forwarded alike', async () => {

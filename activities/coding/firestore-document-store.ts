@@ -5,10 +5,10 @@
  * DocumentExistsError; missing credentials or a permission error: BadInputError naming the store, since no
  * retry fixes them).
  */
-import { type DocumentReference, FieldValue, type Firestore, type Query, Timestamp, type Transaction, type WriteBatch } from '@google-cloud/firestore';
+import { type DocumentReference, FieldValue, type Firestore, type Query, type QuerySnapshot, Timestamp, type Transaction, type WriteBatch } from '@google-cloud/firestore';
 
 import { BadInputError } from '../errors';
-import { DEFAULT_OPERATION_TIMEOUT_MS, withDeadline } from '../storage/deadline';
+import { ClientCalls, DEFAULT_OPERATION_TIMEOUT_MS } from '../storage/deadline';
 import {
   checkCollectionPath,
   checkDocumentPath,
@@ -64,21 +64,26 @@ function queryValue(value: QueryValue): unknown {
   return value instanceof StoreTimestamp ? toTimestamp(value.iso) : value;
 }
 
-/** How long close() waits for the client to finish: it waits for calls still pending on a dead connection. */
+/** How long close() waits for the calls still running (one may hang on a dead connection) before it returns. */
 const CLOSE_WAIT_MS = 5_000;
 
 export class FirestoreDocumentStore implements DocumentStore {
+  private readonly calls: ClientCalls;
+
   constructor(
     private readonly firestore: Firestore,
     readonly description: string,
     /** Each operation (a read, a query, a whole transaction, a commit) must answer within this. */
-    private readonly operationTimeoutMs = DEFAULT_OPERATION_TIMEOUT_MS,
-  ) {}
+    operationTimeoutMs = DEFAULT_OPERATION_TIMEOUT_MS,
+  ) {
+    this.calls = new ClientCalls(description, operationTimeoutMs);
+  }
 
   getAll(paths: readonly string[]): Promise<Array<DocumentData | undefined>> {
     return this.translated(async () => {
       const out: Array<DocumentData | undefined> = [];
       for (let start = 0; start < paths.length; start += READ_CHUNK) {
+        this.calls.checkOpen(); // an abandoned read stops here rather than reading on through a closing client
         const snapshots = await this.firestore.getAll(...paths.slice(start, start + READ_CHUNK).map((path) => this.doc(path)));
         for (const snapshot of snapshots) out.push(snapshot.exists ? (fromFirestore(snapshot.data()) as DocumentData) : undefined);
       }
@@ -86,9 +91,13 @@ export class FirestoreDocumentStore implements DocumentStore {
     });
   }
 
-  /** In a read-only transaction: one snapshot, even when the response stream is resumed after an error. */
+  /**
+   * One snapshot: when the response stream breaks, the library resumes after the last document received,
+   * at that document's read time. Not in a read-only transaction: when its first read fails, the library
+   * leaves the promise of the transaction's id rejected with nobody awaiting it (an unhandled rejection).
+   */
   query(collection: string, query: CollectionQuery = {}): Promise<StoredDocument[]> {
-    return this.translated(() => this.firestore.runTransaction((transaction) => this.runQuery(transaction, collection, query), { readOnly: true }));
+    return this.translated(() => this.runQuery((built) => built.get(), collection, query));
   }
 
   count(collection: string): Promise<number> {
@@ -99,16 +108,19 @@ export class FirestoreDocumentStore implements DocumentStore {
   runTransaction<T>(body: (transaction: DocumentTransaction) => Promise<T>): Promise<T> {
     return this.translated(() =>
       this.firestore.runTransaction(
-        (transaction) =>
-          body({
+        (transaction) => {
+          // An abandoned transaction's next attempt stops here: the error has no gRPC code, so it is not retried.
+          this.calls.checkOpen();
+          return body({
             getAll: async (paths) => {
               if (paths.length === 0) return [];
               const snapshots = await transaction.getAll(...paths.map((path) => this.doc(path)));
               return snapshots.map((snapshot) => (snapshot.exists ? (fromFirestore(snapshot.data()) as DocumentData) : undefined));
             },
-            query: (collection, query) => this.runQuery(transaction, collection, query ?? {}),
+            query: (collection, query) => this.runQuery((built) => transaction.get(built), collection, query ?? {}),
             ...this.writesTo(transaction),
-          }),
+          });
+        },
         { maxAttempts: TRANSACTION_ATTEMPTS },
       ),
     );
@@ -122,8 +134,9 @@ export class FirestoreDocumentStore implements DocumentStore {
     });
   }
 
-  async close(): Promise<void> {
-    await withDeadline(this.firestore.terminate(), CLOSE_WAIT_MS, `${this.description}: closing`).catch(() => undefined);
+  /** Terminates the client once no call is running on it, abandoned ones included (see ClientCalls). */
+  close(): Promise<void> {
+    return this.calls.close(() => this.firestore.terminate(), CLOSE_WAIT_MS);
   }
 
   private doc(path: string): DocumentReference {
@@ -144,7 +157,7 @@ export class FirestoreDocumentStore implements DocumentStore {
     };
   }
 
-  private async runQuery(transaction: Transaction, collection: string, query: CollectionQuery): Promise<StoredDocument[]> {
+  private async runQuery(read: (built: Query) => Promise<QuerySnapshot>, collection: string, query: CollectionQuery): Promise<StoredDocument[]> {
     checkCollectionPath(collection);
     let built: Query = this.firestore.collection(collection);
     for (const { field, op, value } of query.where ?? []) {
@@ -157,13 +170,13 @@ export class FirestoreDocumentStore implements DocumentStore {
     }
     if (query.limit !== undefined) built = built.limit(query.limit);
     if (query.select !== undefined) built = built.select(...query.select);
-    const snapshot = await transaction.get(built);
+    const snapshot = await read(built);
     return snapshot.docs.map((doc) => ({ id: doc.id, data: fromFirestore(doc.data()) as DocumentData }));
   }
 
   private async translated<T>(operation: () => Promise<T>): Promise<T> {
     try {
-      return await withDeadline(operation(), this.operationTimeoutMs, this.description);
+      return await this.calls.run(operation);
     } catch (err) {
       throw this.translate(err);
     }

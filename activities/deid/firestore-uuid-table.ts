@@ -16,7 +16,7 @@
 import { type CollectionReference, type DocumentReference, Firestore, type Settings } from '@google-cloud/firestore';
 
 import { BadInputError } from '../errors';
-import { DEFAULT_OPERATION_TIMEOUT_MS, withDeadline } from '../storage/deadline';
+import { ClientCalls, DEFAULT_OPERATION_TIMEOUT_MS } from '../storage/deadline';
 import { checkNormalisedId, checkTableName, chunksOf, forEachConcurrently, newUuid, type UuidTable, type UuidTableCounters } from './uuid-table';
 
 /** getAll takes many references per call; 300 keeps each response a moderate size and a chunk's creates within one commit (500 writes at most). */
@@ -27,6 +27,8 @@ const ALREADY_EXISTS = 6;
 const MAX_DOCUMENT_ID_BYTES = 1_500;
 
 const SAFE_BYTE = /^[A-Za-z0-9+:-]$/;
+/** How long close() waits for the calls still running (one may hang on a dead connection) before it returns. */
+const CLOSE_WAIT_MS = 5_000;
 
 export function encodeDocumentId(id: string): string {
   let encoded = '';
@@ -92,6 +94,7 @@ export class FirestoreUuidTable implements UuidTable {
   private readonly concurrency: number;
   private tableChecked: Promise<void> | undefined;
   private readonly counters: UuidTableCounters = { created: 0, conflicts: 0 };
+  private readonly calls: ClientCalls;
 
   constructor(private readonly options: FirestoreUuidTableOptions) {
     checkTableName(options.table);
@@ -99,11 +102,20 @@ export class FirestoreUuidTable implements UuidTable {
     this.mappings = this.firestore.collection('tables').doc(options.table).collection('mappings');
     this.readChunkSize = Math.min(options.readChunkSize ?? MAX_READ_CHUNK, MAX_READ_CHUNK);
     this.concurrency = options.concurrency ?? 4;
+    this.calls = new ClientCalls(`UUID table ${options.table} (Firestore)`, options.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS);
   }
 
-  /** One call to Firestore, with the table's deadline. */
-  private call<T>(operation: Promise<T>): Promise<T> {
-    return withDeadline(operation, this.options.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS, `UUID table ${this.options.table} (Firestore)`);
+  /** One call to Firestore, with the table's deadline; a call it gives up on still holds off close(). */
+  private call<T>(operation: () => Promise<T>): Promise<T> {
+    return this.calls.run(operation);
+  }
+
+  /**
+   * Terminates the client the table was given, once no call is running on it (abandoned ones included:
+   * see ClientCalls); waits at most `waitMs` for them.
+   */
+  close(waitMs = CLOSE_WAIT_MS): Promise<void> {
+    return this.calls.close(() => this.firestore.terminate(), waitMs);
   }
 
   async dataToUuids(ids: readonly string[]): Promise<Map<string, string>> {
@@ -150,7 +162,7 @@ export class FirestoreUuidTable implements UuidTable {
     const found = new Map<string, string>();
     const unique = [...new Set(uuids)].filter((uuid) => typeof uuid === 'string' && uuid.length > 0);
     await forEachConcurrently(chunksOf(unique, IN_QUERY_LIMIT), this.concurrency * 2, async (chunk) => {
-      const snapshot = await this.call(this.mappings.where('uuid', 'in', chunk).select('uuid', 'id').get());
+      const snapshot = await this.call(() => this.mappings.where('uuid', 'in', chunk).select('uuid', 'id').get());
       for (const doc of snapshot.docs) {
         const uuid = doc.get('uuid') as unknown;
         const id = doc.get('id') as unknown;
@@ -162,7 +174,7 @@ export class FirestoreUuidTable implements UuidTable {
 
   /** Reads the chunk's documents into `found`; returns the ids that have none. */
   private async read(ids: readonly string[], refs: Map<string, DocumentReference>, found: Map<string, string>): Promise<string[]> {
-    const snapshots = await this.call(this.firestore.getAll(...ids.map((id) => refs.get(id)!), { fieldMask: ['uuid'] }));
+    const snapshots = await this.call(() => this.firestore.getAll(...ids.map((id) => refs.get(id)!), { fieldMask: ['uuid'] }));
     const missing: string[] = [];
     snapshots.forEach((snapshot, index) => {
       const id = ids[index]!;
@@ -186,7 +198,7 @@ export class FirestoreUuidTable implements UuidTable {
     try {
       const batch = this.firestore.batch();
       for (const { id, uuid } of candidates) batch.create(refs.get(id)!, { uuid, id });
-      await this.call(batch.commit());
+      await this.call(() => batch.commit());
       for (const { id, uuid } of candidates) found.set(id, uuid);
       this.counters.created += candidates.length;
       return [];
@@ -195,6 +207,7 @@ export class FirestoreUuidTable implements UuidTable {
     }
     // Throttling off: the 500/50/5 ramp-up guards against hot spots in huge collections; the few ids
     // that reach this path would otherwise wait. Transient errors are still retried by BulkWriter.
+    this.calls.checkOpen(); // a writer's queued writes would go out even if its close() were then refused
     const writer = this.firestore.bulkWriter({ throttling: false });
     const lost: string[] = [];
     let failure: unknown;
@@ -210,7 +223,7 @@ export class FirestoreUuidTable implements UuidTable {
         },
       ),
     );
-    await this.call(writer.close());
+    await this.call(() => writer.close());
     await Promise.all(writes);
     if (failure !== undefined) throw failure;
     return lost;
@@ -220,14 +233,14 @@ export class FirestoreUuidTable implements UuidTable {
   private checkTable(): Promise<void> {
     this.tableChecked ??= (async () => {
       const ref = this.firestore.collection('tables').doc(this.options.table);
-      let snapshot = await this.call(ref.get());
+      let snapshot = await this.call(() => ref.get());
       if (!snapshot.exists) {
         try {
-          await this.call(ref.create({ uuidPrefix: this.options.uuidPrefix }));
+          await this.call(() => ref.create({ uuidPrefix: this.options.uuidPrefix }));
           return;
         } catch (err) {
           if (!isAlreadyExists(err)) throw err;
-          snapshot = await this.call(ref.get());
+          snapshot = await this.call(() => ref.get());
         }
       }
       const stored = snapshot.get('uuidPrefix') as unknown;

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 
 import { BadInputError } from '../errors';
 import { type BlobStore, isBlobReader } from '../storage/blob-store';
-import { operationTimeoutFrom, withDeadline } from '../storage/deadline';
+import { operationTimeoutFrom } from '../storage/deadline';
 import { LocalUuidTable, localUuidTablePath } from './local-uuid-table';
 import { checkTableName, type UuidTable, type UuidTableConfig } from './uuid-table';
 
@@ -47,8 +47,7 @@ export async function openUuidTable(config: UuidTableConfig, deps: UuidTableDeps
   const { createFirestoreClient, FirestoreUuidTable } = await import('./firestore-uuid-table.js');
   const firestore = createFirestoreClient({ projectId: config.projectId, ...(credentials ? { credentials } : {}), ...(emulatorHost ? { emulatorHost } : {}) });
   const table = new FirestoreUuidTable({ firestore, table: config.table, uuidPrefix: config.uuidPrefix, operationTimeoutMs: operationTimeoutFrom(env) });
-  // terminate() waits for calls still pending on a dead connection: bounded, so a failed attempt ends.
-  return { table, close: () => withDeadline(firestore.terminate(), 5_000, 'UUID table (Firestore): closing').catch(() => undefined) };
+  return { table, close: () => table.close() };
 }
 
 /** Opens a table as a worker does: local tables under its data home, `gs://` credentials through its blob store. */

@@ -11,7 +11,8 @@
  * Faults come in shuffled decks of ten (three faulty in each at 30 %, the kinds taking turns), so even a
  * short test meets every kind, and the same seed gives the same sequence. Passing connections may also
  * have single chunks delayed (`chunkDelayRate`).
- * `counters` says what the proxy did; `close()` destroys every socket it holds.
+ * `counters` says what the proxy did; `heal()` ends the faults (the network recovers); `close()` destroys
+ * every socket it holds.
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
@@ -74,6 +75,10 @@ export class FaultProxy {
   private readonly random: () => number;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
+  /** Client sides of connections still open, and those black-holed by a drop. */
+  private readonly clients = new Set<Socket>();
+  private readonly blackHoled = new Set<Socket>();
+  private healed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   private deck: Array<FaultKind | 'pass'> = [];
   private turn = 0;
@@ -113,6 +118,21 @@ export class FaultProxy {
     return this.counters.delayed + this.counters.resetPlanned + this.counters.dropped;
   }
 
+  /** Connections clients still hold open through the proxy. */
+  get openConnections(): number {
+    return this.clients.size;
+  }
+
+  /**
+   * Ends the faults, as a recovering network does: later connections and exchanges pass, and black-holed
+   * connections are reset, so calls still waiting on them fail and are retried on new connections.
+   */
+  heal(): void {
+    this.healed = true;
+    for (const client of this.blackHoled) client.resetAndDestroy();
+    this.blackHoled.clear();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const timer of this.timers) clearTimeout(timer);
@@ -127,6 +147,7 @@ export class FaultProxy {
   }
 
   private nextPlan(): ConnectionPlan {
+    if (this.healed) return { kind: 'pass' };
     if (this.deck.length === 0) {
       const kinds = this.options.kinds ?? FAULT_KINDS;
       const faulty = Math.round((this.options.faultRate ?? 0.3) * DECK_SIZE);
@@ -168,8 +189,15 @@ export class FaultProxy {
     if (plan.kind === 'drop') this.counters.dropped += 1;
   }
 
+  private blackHole(client: Socket): void {
+    this.blackHoled.add(client);
+    client.on('close', () => this.blackHoled.delete(client));
+  }
+
   private accept(client: Socket): void {
     this.track(client);
+    this.clients.add(client);
+    client.on('close', () => this.clients.delete(client));
     if (this.closed) return void client.destroy();
     this.counters.connections += 1;
     const perConnection = (this.options.faultsPer ?? 'connection') === 'connection';
@@ -177,6 +205,7 @@ export class FaultProxy {
     if (perConnection) this.count(plan);
     if (plan.kind === 'drop') {
       client.resume(); // read and discard: the client sees its bytes go out and nothing ever come back
+      this.blackHole(client);
       return;
     }
     client.pause();
@@ -219,6 +248,7 @@ export class FaultProxy {
       if (exchange.kind === 'drop') {
         // From now on nothing passes either way, and the connection stays open until the client gives up.
         blackHoled = true;
+        this.blackHole(client);
         upstream.destroy();
         return false;
       }
