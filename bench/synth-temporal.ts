@@ -29,6 +29,8 @@ export interface TemporalMeasurement {
   /** Shards each worker process ran, per timed run with 2 workers (from the child workflow's history). */
   twoWorkersShares: number[][];
   speedup: number;
+  /** Each timed run's phases (seconds), with its worker count. */
+  runPhases: Array<{ workers: number; seconds: number; plan: number; shards: number; join: number; finish: number }>;
   /** Bytes a run writes to the disk: every table, and the big table's parts before they are joined. */
   bytesWritten: number;
 }
@@ -44,6 +46,33 @@ function tableBytes(folder: string): { total: number; largest: number } {
     largest = Math.max(largest, size);
   }
   return { total, largest };
+}
+
+/**
+ * Where a generate-synthetic child workflow's time went, from its history: from its start to the first
+ * shard's start (plan), to the last shard's end (shards), to the last join's end (join), to its end.
+ */
+async function phases(client: Client, workflowId: string): Promise<{ plan: number; shards: number; join: number; finish: number }> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const events = history.events!;
+  const at = (event: (typeof events)[number]): number => Number(event.eventTime!.seconds) + (event.eventTime!.nanos ?? 0) / 1e9;
+  const typeOf = new Map(events.filter((event) => event.activityTaskScheduledEventAttributes).map((event) => [Number(event.eventId), event.activityTaskScheduledEventAttributes!.activityType!.name!]));
+  let firstShardStart = Infinity;
+  let lastShardEnd = 0;
+  let lastJoinEnd = 0;
+  for (const event of events) {
+    const started = event.activityTaskStartedEventAttributes;
+    if (started && typeOf.get(Number(started.scheduledEventId)) === 'generateSyntheticShard') firstShardStart = Math.min(firstShardStart, at(event));
+    const completed = event.activityTaskCompletedEventAttributes;
+    if (completed) {
+      const type = typeOf.get(Number(completed.scheduledEventId));
+      if (type === 'generateSyntheticShard') lastShardEnd = Math.max(lastShardEnd, at(event));
+      if (type === 'concatSyntheticTable') lastJoinEnd = Math.max(lastJoinEnd, at(event));
+    }
+  }
+  const start = at(events[0]!);
+  const end = at(events[events.length - 1]!);
+  return { plan: firstShardStart - start, shards: lastShardEnd - firstShardStart, join: lastJoinEnd - lastShardEnd, finish: end - lastJoinEnd };
 }
 
 /** How many shard activities each worker (identity) started in a generate-synthetic child workflow. */
@@ -92,6 +121,8 @@ export async function measureThroughTemporal(work: string, rows: number): Promis
   const shardRows = Math.max(1000, Math.ceil(rows / 8));
   const shares: number[][] = [];
   let bytesWritten = 0;
+  let lastPhases = { plan: 0, shards: 0, join: 0, finish: 0 };
+  const runPhases: TemporalMeasurement['runPhases'] = [];
   const timeOneRun = async (): Promise<number> => {
     const config = parsePipelineConfig({ pipelineName: 'bench', dataRoot: 'bench', stages: [{ stage: 'generate-synthetic', spec: 'raw/specs/bench.json', shardRows }] });
     const started = process.hrtime.bigint();
@@ -102,6 +133,7 @@ export async function measureThroughTemporal(work: string, rows: number): Promis
     if (manifest.status !== 'succeeded') throw new Error(`run ${manifest.status}`);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     shares.push(await shardsPerWorker(client, `${run.workflowId}-generate-synthetic`));
+    lastPhases = await phases(client, `${run.workflowId}-generate-synthetic`);
     const sizes = tableBytes(join(dataHome, 'bench', 'synth'));
     bytesWritten = sizes.total + sizes.largest;
     // Each run writes its own copy of the tables; only one at a time stays on the disk.
@@ -113,7 +145,12 @@ export async function measureThroughTemporal(work: string, rows: number): Promis
     try {
       // A small warm-up run first, so neither configuration pays for the JIT or the workflow bundle's first load.
       await timeOneRun();
-      return [await timeOneRun(), await timeOneRun()];
+      const seconds: number[] = [];
+      for (let run = 0; run < 2; run++) {
+        seconds.push(await timeOneRun());
+        runPhases.push({ workers: count, seconds: seconds[run]!, ...lastPhases });
+      }
+      return seconds;
     } finally {
       for (const worker of workers) await worker.stop();
     }
@@ -129,6 +166,7 @@ export async function measureThroughTemporal(work: string, rows: number): Promis
       twoWorkersShares: shares.slice(-2),
       speedup: Math.min(...oneWorkerSeconds) / Math.min(...twoWorkersSeconds),
       bytesWritten,
+      runPhases,
     };
   } finally {
     await client.connection.close();

@@ -118,6 +118,9 @@ async function main(): Promise<void> {
     console.log(`generate-synthetic through Temporal (dev server), ${temporalRows.toLocaleString('en')} rows in ${temporal.shards} shards (+ the 10 % participants table):`);
     console.log(`  1 worker process:   ${seconds(temporal.oneWorkerSeconds)} s`);
     console.log(`  2 worker processes: ${seconds(temporal.twoWorkersSeconds)} s`);
+    for (const run of temporal.runPhases) {
+      console.log(`  ${run.workers} worker(s), ${run.seconds.toFixed(2)} s: plan ${run.plan.toFixed(2)} s, shards ${run.shards.toFixed(2)} s, join ${run.join.toFixed(2)} s, summary ${run.finish.toFixed(2)} s`);
+    }
     console.log(`  speed-up (best of each): ${temporal.speedup.toFixed(2)}x (target 1.8)`);
     // What bounds the speed-up here: the disk. Each run writes its tables and the big table's parts.
     const disk = await diskWriteMegabytesPerSecond(folder, 1024);
