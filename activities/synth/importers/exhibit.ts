@@ -330,15 +330,17 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
 
     // Linked columns: a child takes one of its parent's values from the database's linked table.
     const linked = Array.isArray(document.linked_columns) ? document.linked_columns : [];
+    /** exhibit draws a linked group from its most granular column when that one has values in the spec (uniques within inline_limit). */
+    const drawnFromMostGranular = (names: string[]): boolean => {
+      const last = columnsIn[names[names.length - 1] ?? ''];
+      const inlineLimit = typeof metadata.inline_limit === 'number' ? metadata.inline_limit : 30;
+      return names.length > 1 && isRecord(last) && typeof last.uniques === 'number' && last.uniques <= inlineLimit;
+    };
     for (const group of linked) {
       if (!Array.isArray(group) || !Array.isArray(group[1])) continue;
       const names = (group[1] as unknown[]).map(String);
-      // exhibit draws a group from its most granular column when that one has values in the spec (uniques
-      // within inline_limit), which then comes first in its output; otherwise the group keeps its order.
-      const last = columnsIn[names[names.length - 1] ?? ''];
-      const inlineLimit = typeof metadata.inline_limit === 'number' ? metadata.inline_limit : 30;
-      const drawnFromLast = isRecord(last) && typeof last.uniques === 'number' && last.uniques <= inlineLimit;
-      linkedGroups.push(drawnFromLast ? [names[names.length - 1]!, ...names.slice(0, -1)] : names);
+      // The column exhibit draws a group from comes first in its output; otherwise the group keeps its order.
+      linkedGroups.push(drawnFromMostGranular(names) ? [names[names.length - 1]!, ...names.slice(0, -1)] : names);
     }
     if (!Array.isArray(document.linked_columns) && !isEmpty(document.linked_columns)) problem('linked_columns', 'must be a list of [number, [columns]]');
     linked.forEach((group: unknown, g) => {
@@ -354,6 +356,22 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
         dbRows = db.rows(`temp_${id}_${String(group[0])}`, at);
       } catch (err) {
         return void problem(at, (err as Error).message.replace(`${at}: `, ''));
+      }
+      const base = names[names.length - 1]!;
+      if (drawnFromMostGranular(names)) {
+        // exhibit draws the most granular column by its probabilities and looks the others up in the
+        // linked table (its last row for that value): each is paired to it, one value per value.
+        for (const other of names.slice(0, -1)) {
+          const lookup: Record<string, string[]> = {};
+          for (const row of dbRows) lookup[String(row[base] ?? '')] = [String(row[other] ?? '')];
+          const existing = columns.get(other);
+          if (!existing || !columns.has(base)) {
+            problem(at, `no column "${existing ? base : other}"`);
+            continue;
+          }
+          columns.set(other, { name: other, type: 'paired', source: base, lookup, missing: existing.type === 'categorical' ? existing.missing : 0 });
+        }
+        return;
       }
       for (let level = 1; level < names.length; level++) {
         const parent = names[level - 1]!;
@@ -383,9 +401,23 @@ export function importExhibitSpec(document: unknown, options: ImportOptions | st
       }
       if (column.type !== 'numeric') continue;
       if (column.distribution === 'uniform') continue;
-      // After the linked groups: a linked child is drawn from its parent's values, so its weights cannot apply.
-      const usable = Object.fromEntries(Object.entries(weights).filter(([source]) => columns.get(source)?.type === 'categorical'));
-      for (const source of Object.keys(weights)) if (columns.get(source)?.type === 'paired') warnings.push(`columns.${source}: its ${numeric} weights are not used (a paired or linked column takes its values from another column)`);
+      // After the linked groups, whose columns but one take their values from another column.
+      const usable: Record<string, Record<string, number>> = Object.fromEntries(Object.entries(weights).filter(([source]) => columns.get(source)?.type === 'categorical').map(([source, byValue]) => [source, { ...byValue }]));
+      for (const [source, byValue] of Object.entries(weights)) {
+        const paired = columns.get(source);
+        if (paired?.type !== 'paired') continue;
+        const drawn = columns.get(paired.source);
+        // Looked up from the column a group is drawn from, one value each: its weight multiplies that column's
+        // (exhibit multiplies every column's weight into a weighted_uniform value; constant factors cancel).
+        const single = (entry: (typeof paired.lookup)[string]): string | undefined => (typeof entry === 'string' ? entry : Array.isArray(entry) && entry.length === 1 ? entry[0] : undefined);
+        const oneEach = Object.values(paired.lookup).every((entry) => single(entry) !== undefined);
+        if (column.distribution !== 'normal' && drawn?.type === 'categorical' && oneEach) {
+          const folded = (usable[paired.source] ??= Object.fromEntries(Object.keys(drawn.values).map((value) => [value, 1])));
+          for (const [value, entry] of Object.entries(paired.lookup)) if (value in folded) folded[value]! *= byValue[single(entry)!] ?? 1;
+        } else {
+          warnings.push(`columns.${source}: its ${numeric} weights are not used (a paired or linked column takes its values from another column)`);
+        }
+      }
       if (Object.keys(usable).length > 0) column.weights = usable;
     }
   } finally {
