@@ -1,5 +1,5 @@
 /**
- * npm run bench:compat [-- --rows N --seeds K]: exhibit compatibility. Installs exhibit from PyPI into the
+ * npm run bench:compat [-- --rows N --seeds K --only spec,spec]: exhibit compatibility. Installs exhibit from PyPI into the
  * git-ignored .compat-venv, writes specs with `exhibit fromdata` from exhibit's bundled sample data (plus
  * its two bundled sample specs), imports each without edits, generates N rows (default 100,000) with
  * both tools for each of K seeds (default 5; some specs make far fewer rows than N, and one seed's
@@ -29,6 +29,9 @@ const venv = join(root, '.compat-venv');
 const work = join(root, 'data', 'bench-compat');
 const rowsArg = process.argv.indexOf('--rows');
 const rows = rowsArg > 0 ? Number(process.argv[rowsArg + 1]) : 100_000;
+const onlyArg = process.argv.indexOf('--only');
+/** Spec names to run (comma-separated, e.g. fromdata_prescribing,uuid_demo); all when absent. */
+const only = onlyArg > 0 ? new Set(process.argv[onlyArg + 1]!.split(',').map((name) => name.replace(/\.yml$/, ''))) : undefined;
 const seedsArg = process.argv.indexOf('--seeds');
 /** Seeds per tool: each tool's outputs are pooled over them, shrinking the sampling noise of small tables. */
 const seeds = seedsArg > 0 ? Number(process.argv[seedsArg + 1]) : 5;
@@ -233,6 +236,7 @@ async function main(): Promise<void> {
   const ratios: number[] = [];
   for (const path of specs) {
     const name = path.split('/').pop()!;
+    if (only && !only.has(name.replace(/\.yml$/, ''))) continue;
     // Both tools get the spec with number_of_rows = N (exhibit's target_sum is a total over the rows), once per seed.
     const document = parseYaml(readFileSync(path, 'utf8'), { version: '1.1' }) as { metadata: { number_of_rows: number; random_seed: number } };
     document.metadata.number_of_rows = rows;
