@@ -17,7 +17,7 @@ import { BadInputError } from '../activities/errors';
 import { ClientCalls, ClientClosingError, DeadlineExceededError } from '../activities/storage/deadline';
 import { testServers } from './helpers/environment';
 import { FaultProxy } from './helpers/fault-proxy';
-import { uniqueName } from './helpers/firestore';
+import { deniedFirestore, uniqueName } from './helpers/firestore';
 
 /** Resolves once `done()` holds, or fails naming `what` after `ms`. */
 async function until(what: string, done: () => boolean, ms = 20_000): Promise<void> {
@@ -150,14 +150,7 @@ describe('Firestore stores: a failed query leaves no unhandled rejection', () =>
   it('the Coda document store, on a query the server refuses', async () => {
     // A read-only transaction's first read also makes a promise of its transaction id, which nobody awaits
     // when the read fails (the library skips rollback for read-only transactions): the store must not use one.
-    const projectId = uniqueName('denied-query');
-    const rules = "rules_version = '2';\nservice cloud.firestore {\n  match /databases/{database}/documents {\n    match /{document=**} {\n      allow read, write: if false;\n    }\n  }\n}\n";
-    const response = await fetch(`http://${testServers.firestoreEmulatorHost}/emulator/v1/projects/${projectId}:securityRules`, { method: 'PUT', body: JSON.stringify({ rules: { files: [{ content: rules }] } }) });
-    assert.equal(response.status, 200);
-    const part = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
-    const userToken = `${part({ alg: 'none', typ: 'JWT' })}.${part({ sub: 'a-coder', user_id: 'a-coder', iat: 0, exp: 4_000_000_000, aud: projectId, iss: `https://securetoken.google.com/${projectId}` })}.`;
-    // Not the admin the emulator lets through everything; naming the universe stops a metadata-server probe.
-    const firestore = new Firestore(Object.assign({ projectId, host: testServers.firestoreEmulatorHost, ssl: false, customHeaders: { Authorization: `Bearer ${userToken}` } }, { universeDomain: 'googleapis.com' }));
+    const { firestore, projectId } = await deniedFirestore('denied-query');
     const documents = new FirestoreDocumentStore(firestore, `Coda store (Firestore project "${projectId}")`);
     try {
       await assert.rejects(documents.query('datasets/x/messages', { select: ['Labels'] }), (err: Error) => err instanceof BadInputError && err.message.includes('permission denied'));

@@ -7,8 +7,6 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 
-import { Firestore } from '@google-cloud/firestore';
-
 import { metricsPath, segmentCountPath, sequenceCounterPath } from '../activities/coding/coda-store';
 import { DocumentExistsError, SERVER_TIMESTAMP } from '../activities/coding/document-store';
 import { FirestoreDocumentStore } from '../activities/coding/firestore-document-store';
@@ -26,8 +24,8 @@ import {
   pipelineLabel,
   REASONS_SCHEME,
 } from './helpers/coda';
-import { temporaryFolder, testServers } from './helpers/environment';
-import { uniqueName } from './helpers/firestore';
+import { temporaryFolder } from './helpers/environment';
+import { deniedFirestore } from './helpers/firestore';
 
 const DATASET = { id: 'test_s01e01', users: CODERS, codeSchemes: [REASONS_SCHEME, AGE_SCHEME] };
 
@@ -197,14 +195,7 @@ describe('opening a Coda store', () => {
     await assert.rejects(openCodaStore({ backend: 'local', name: '../escape' }, { dataHome }), BadInputError);
 
     // The emulator enforcing rules that deny everything, and a client that is not the admin: PERMISSION_DENIED.
-    const projectId = uniqueName('coda-denied');
-    const rules = "rules_version = '2';\nservice cloud.firestore {\n  match /databases/{database}/documents {\n    match /{document=**} {\n      allow read, write: if false;\n    }\n  }\n}\n";
-    const response = await fetch(`http://${testServers.firestoreEmulatorHost}/emulator/v1/projects/${projectId}:securityRules`, { method: 'PUT', body: JSON.stringify({ rules: { files: [{ content: rules }] } }) });
-    assert.equal(response.status, 200);
-    const part = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
-    const userToken = `${part({ alg: 'none', typ: 'JWT' })}.${part({ sub: 'a-coder', user_id: 'a-coder', iat: 0, exp: 4_000_000_000, aud: projectId, iss: `https://securetoken.google.com/${projectId}` })}.`;
-    // Not the admin the emulator lets through everything; naming the universe stops a metadata-server probe.
-    const firestore = new Firestore(Object.assign({ projectId, host: testServers.firestoreEmulatorHost, ssl: false, customHeaders: { Authorization: `Bearer ${userToken}` } }, { universeDomain: 'googleapis.com' }));
+    const { firestore, projectId } = await deniedFirestore('coda-denied');
     const documents = new FirestoreDocumentStore(firestore, `Coda store (Firestore project "${projectId}")`);
     try {
       await assert.rejects(documents.getAll(['segment_counts/x']), (err: Error) => err instanceof BadInputError && err.message.includes(`Coda store (Firestore project "${projectId}"): permission denied`));
