@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdir, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readdir, readFile, truncate, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { before, describe, it } from 'node:test';
 
 import { x as extractTar } from 'tar';
 
-import { createDataRootBackup } from '../activities/archive/backup-data-root';
+import { checkBackupSpace, createDataRootBackup } from '../activities/archive/backup-data-root';
 import { fingerprintDataRoot } from '../activities/archive/data-root-files';
-import { AlreadyExistsError } from '../activities/errors';
+import { AlreadyExistsError, BadInputError } from '../activities/errors';
 import { ensureDataRootLayout } from '../activities/runs/data-root';
 import { BlobStoreRouter } from '../activities/storage/blob-store';
 import { GcsBlobStore } from '../activities/storage/gcs-blob-store';
@@ -66,6 +66,18 @@ describe('backup of the data root', () => {
     assert.deepEqual(await filesUnder(extracted), expected);
     assert.equal(archive.files, expected.size);
     assert.ok(expected.has('raw/file with spaces.json') && expected.has('logs/earlier-run.log'));
+  });
+
+  it('refuses, before writing anything, an archive the disk could not hold, naming the size and the space free', async () => {
+    const root = await temporaryFolder('full-disk');
+    await makeDataRoot(root);
+    const archivePath = join(root, 'backups', 'data-20261121T000000.000Z-abc1234.tar.gz');
+    await checkBackupSpace(root, archivePath);
+    // A sparse file: 8 TB as the file system reports its size, no disk used.
+    await writeFile(join(root, 'raw', 'huge.bin'), '');
+    await truncate(join(root, 'raw', 'huge.bin'), 8 * 2 ** 40);
+    await assert.rejects(checkBackupSpace(root, archivePath), (err: Error) => err instanceof BadInputError && /backup archive of \d+ file\(s\) of the data root would take about \d{13,} bytes, and the disk of .* has \d+ bytes free/.test(err.message));
+    assert.deepEqual(await readdir(join(root, 'backups')), ['data-older.tar.gz'], 'no archive, no temporary file');
   });
 
   it('fingerprints data, not bookkeeping: logs and manifests do not change it, data does', async () => {

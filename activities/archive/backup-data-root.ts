@@ -4,7 +4,7 @@
  * so memory stays flat whatever the size of the data.
  */
 import { readdir } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
@@ -15,8 +15,9 @@ import type { StageConfigFor } from '../runs/stage-definition';
 import type { StageContext, StageImplementation } from '../runs/stage-runner';
 import type { StageOutputs } from '../runs/types';
 import { streamToFileAtomic, writeFileAtomic } from '../storage/atomic-write';
+import { checkFreeSpace } from '../storage/free-space';
 import type { backupDataRootStage } from './backup-data-root.stage';
-import { fingerprintDataRoot, isJunkFile, NOT_BACKED_UP } from './data-root-files';
+import { fingerprintDataRoot, isJunkFile, listDataFiles, NOT_BACKED_UP } from './data-root-files';
 
 export interface BackupArchive {
   path: string;
@@ -57,13 +58,24 @@ export async function createDataRootBackup(
   return { path: archivePath, checksumPath, files, ...written };
 }
 
+/**
+ * The free-disk check before the archive is written: refused as bad input (figure and space free named) when
+ * the disk could not hold the archive's largest size, the files' bytes and a tar header each.
+ */
+export async function checkBackupSpace(dataRoot: string, archivePath: string): Promise<void> {
+  const files = await listDataFiles(dataRoot, NOT_BACKED_UP);
+  await checkFreeSpace(dirname(archivePath), files.reduce((sum, file) => sum + file.bytes + 1024, 0), `the backup archive of ${files.length} file(s) of the data root`);
+}
+
 export const backupDataRootImplementation: StageImplementation<typeof backupDataRootStage> = {
   version: 1,
   async inputs({ dataRoot }) {
     return { dataRoot: await fingerprintDataRoot(dataRoot) };
   },
   async run({ dataRoot, request, logger, reportProgress, signal }: StageContext<StageConfigFor<typeof backupDataRootStage>>) {
-    const archive = await createDataRootBackup(dataRoot, backupArchivePath(dataRoot, request.runId), (bytes) => reportProgress({ bytesWritten: bytes }), signal);
+    const archivePath = backupArchivePath(dataRoot, request.runId);
+    await checkBackupSpace(dataRoot, archivePath);
+    const archive = await createDataRootBackup(dataRoot, archivePath, (bytes) => reportProgress({ bytesWritten: bytes }), signal);
     logger.info({ event: 'BackingUpData', archive: archive.path, bytes: archive.bytes, files: archive.files }, 'data root backed up');
     const outputs: StageOutputs = {
       archive: { uri: pathToFileURL(archive.path).href, bytes: archive.bytes, sha256: archive.sha256, md5: archive.md5 },
