@@ -5,11 +5,12 @@
  * length after each page is what a heartbeat records, so a retried attempt truncates any half-written
  * page and appends from there.
  */
-import { createReadStream } from 'node:fs';
-import { type FileHandle, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { copyFile, type FileHandle, mkdir, open, readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
+import { AlreadyExistsError } from '../errors';
 import { commitTemporaryFile, temporaryPathFor } from '../storage/atomic-write';
 import { digestFile } from '../storage/hashing';
 
@@ -43,7 +44,11 @@ export class JsonlAppender {
   static async open(folder: string, name: string, resume?: PartialFile): Promise<JsonlAppender> {
     await mkdir(folder, { recursive: true });
     if (resume) {
-      const handle = await open(join(folder, resume.temp), 'r+');
+      const tempPath = join(folder, resume.temp);
+      // The attempt that wrote this partial file finished it, and was stopped before a heartbeat said so:
+      // the finished file's beginning is the partial file (it is only ever appended to).
+      if (!existsSync(tempPath) && existsSync(join(folder, name))) await copyFile(join(folder, name), tempPath);
+      const handle = await open(tempPath, 'r+');
       await handle.truncate(resume.bytes);
       return new JsonlAppender(folder, handle, { ...resume });
     }
@@ -76,6 +81,14 @@ export class JsonlAppender {
     await this.handle.close();
     const tempPath = join(this.folder, this.state.temp);
     const finalPath = join(this.folder, this.state.name);
+    if (existsSync(finalPath)) {
+      // An earlier attempt finished this file and was stopped before a heartbeat said so. The same pages
+      // fetched again give the same bytes: that file stands. Other bytes are a real conflict.
+      const [again, earlier] = await Promise.all([digestFile(tempPath), digestFile(finalPath)]);
+      if (again.sha256 !== earlier.sha256) throw new AlreadyExistsError(pathToFileURL(finalPath).href);
+      await rm(tempPath, { force: true });
+      return { name: this.state.name, uri: pathToFileURL(finalPath).href, records: this.state.records, ...earlier };
+    }
     await commitTemporaryFile(tempPath, finalPath, true);
     const digests = await digestFile(finalPath);
     return { name: this.state.name, uri: pathToFileURL(finalPath).href, records: this.state.records, ...digests };
