@@ -257,6 +257,8 @@ export class FaultProxy {
       return true;
     };
     const forward = (from: Socket, to: Socket, counter: 'bytesToTarget' | 'bytesToClient', speaker: 'client' | 'target'): void => {
+      // The chunk being delivered (perhaps delayed): an end the sender sends meanwhile must wait for it.
+      let delivering: Promise<void> = Promise.resolve();
       from.on('data', (chunk: Buffer) => {
         from.pause();
         const deliver = async (): Promise<void> => {
@@ -282,12 +284,14 @@ export class FaultProxy {
           this.counters[counter] += data.length;
           if (!to.write(data)) await new Promise((resolve) => (to.once('drain', resolve), to.once('close', resolve)));
         };
-        void deliver().then(() => {
+        delivering = deliver().then(() => {
           if (!from.destroyed) from.resume();
         });
       });
       from.on('end', () => {
-        if (!to.destroyed && !blackHoled) to.end();
+        void delivering.then(() => {
+          if (!to.destroyed && !blackHoled) to.end();
+        });
       });
     };
     forward(client, upstream, 'bytesToTarget', 'client');
