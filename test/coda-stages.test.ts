@@ -116,6 +116,20 @@ for (const backend of BACKENDS) {
       assert.equal((await readJson<CodaAddSummary>(redone.outputs.summary!.uri)).datasets.s01e01!.alreadyPresent, 30);
     });
 
+    it('coda-add retried after an attempt added every message but was stopped before its summary reports the same figures', async () => {
+      const { dataHome, dataRoot, plan, env, upstream } = await setUp(backend);
+      const attempt = () => codingStageContext({ stage: 'coda-add', runId: RUNS[0], dataHome, dataRoot, plan, env, upstream, storeOptions: { batchSize: 8 } }).context;
+      // The implementation itself, twice in one run: the stage runner would reuse a recorded completion, and
+      // here the first attempt's completion was never recorded (a worker killed after its last batch).
+      await codaAddImplementation.run(attempt());
+      const first = await readFile(join(dataRoot, 'outputs', RUNS[0], 'coda-add', 'summary.json'), 'utf8');
+      const outputs = await codaAddImplementation.run(attempt());
+      const second = await readFile(join(dataRoot, 'outputs', RUNS[0], 'coda-add', 'summary.json'), 'utf8');
+      assert.equal(second, first);
+      assert.equal((JSON.parse(second) as CodaAddSummary).datasets.s01e01!.added, 30);
+      assert.equal(outputs['coda/s01e01']!.records, 30);
+    });
+
     it('coda-get exports everything, then only what coders changed, merged into a new version; the earlier version stays', async () => {
       const setup = await setUp(backend);
       const { dataHome, dataRoot, env, upstream } = setup;

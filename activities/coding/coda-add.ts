@@ -122,15 +122,30 @@ export const codaAddImplementation: StageImplementation<typeof codaAddStage> = {
             rejectsByDataset[index]!.push(JSON.stringify({ dataset: dataset.name, index: position, reason: check.reason, message: item }));
           }
         });
-        const result = await opened.store.addMessages({ id: dataset.codaDatasetId, users: plan.users, codeSchemes }, accepted, (progress) => {
-          context.signal.throwIfAborted(); // between batches: every committed batch stays committed
-          context.reportProgress({ dataset: dataset.name, added: progress.added, alreadyPresent: progress.alreadyPresent, remaining: progress.remaining });
-        });
+        // What the dataset lacked when this run first looked, written down before its first message is added:
+        // an attempt stopped after adding them (before its summary) is retried, and the retry, which finds
+        // them all there, still reports what this run added, as an undisturbed run would.
+        const missingPath = join(dataRoot, DATA_ROOT_LAYERS.manifests, 'coda-add', request.runId, `${encodeURIComponent(dataset.name)}.missing.json`);
+        const missingEarlier = existsSync(missingPath) ? (JSON.parse(await readFile(missingPath, 'utf8')) as string[]) : undefined;
+        const result = await opened.store.addMessages(
+          { id: dataset.codaDatasetId, users: plan.users, codeSchemes },
+          accepted,
+          (progress) => {
+            context.signal.throwIfAborted(); // between batches: every committed batch stays committed
+            context.reportProgress({ dataset: dataset.name, added: progress.added, alreadyPresent: progress.alreadyPresent, remaining: progress.remaining });
+          },
+          async (missing) => {
+            if (!missingEarlier) await writeFileAtomic(missingPath, JSON.stringify(missing));
+          },
+          missingEarlier && new Set(missingEarlier),
+        );
+        const inCoda = result.added + result.alreadyPresent;
+        const added = missingEarlier ? Math.min(missingEarlier.length, inCoda) : result.added;
         summary.datasets[dataset.name] = {
           codaDatasetId: dataset.codaDatasetId,
           messages: raw.length,
-          added: result.added,
-          alreadyPresent: result.alreadyPresent,
+          added,
+          alreadyPresent: inCoda - added,
           duplicates: result.duplicates,
           rejected,
           segmentCount: result.segmentCount,

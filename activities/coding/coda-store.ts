@@ -92,6 +92,8 @@ export interface AddResult {
 /** What an adder knows of a dataset: every MessageID committed up to counter `revision`, and where the next message goes. */
 interface DatasetView {
   known: Set<string>;
+  /** The segment of each message the last scan found (not kept up to date after it). */
+  segmentOf?: Map<string, string>;
   /** Messages per segment id, while they are known exactly (from the scan and this adder's commits; not after another adder's). */
   sizes: Map<string, number> | undefined;
   nextSequenceNumber: number;
@@ -216,7 +218,15 @@ export class CodaStore {
    * Then recomputes the metrics of the segments that received messages, and of any whose metrics an
    * interrupted add left behind.
    */
-  async addMessages(dataset: CodaDatasetSpec, messages: readonly NewCodaMessage[], onProgress?: (progress: AddProgress) => void | Promise<void>): Promise<AddResult> {
+  async addMessages(
+    dataset: CodaDatasetSpec,
+    messages: readonly NewCodaMessage[],
+    onProgress?: (progress: AddProgress) => void | Promise<void>,
+    /** Told, before anything is written, which messages the dataset lacks (their ids). */
+    onMissing?: (messageIds: string[]) => Promise<void>,
+    /** Messages an earlier attempt of the same add wrote: their segments' metrics are recomputed too. */
+    addedEarlier?: ReadonlySet<string>,
+  ): Promise<AddResult> {
     const users = await this.ensureDataset(dataset);
     const unique = new Map<string, NewCodaMessage>();
     for (const message of messages) if (!unique.has(message.MessageID)) unique.set(message.MessageID, message);
@@ -225,10 +235,15 @@ export class CodaStore {
     let view = await this.scan(dataset.id);
     let pending = [...unique.values()].filter((message) => !view.known.has(message.MessageID));
     let alreadyPresent = unique.size - pending.length;
+    await onMissing?.(pending.map((message) => message.MessageID));
     let added = 0;
     let refreshes = 0;
     let conflictsInARow = 0;
     const touched = new Set<string>();
+    for (const id of addedEarlier ?? []) {
+      const segment = view.segmentOf?.get(id);
+      if (segment) touched.add(segment);
+    }
     const batchSize = Math.max(1, Math.min(this.batchSize, MAX_WRITES_PER_COMMIT - 4 - dataset.codeSchemes.length));
 
     while (pending.length > 0) {
@@ -376,18 +391,22 @@ export class CodaStore {
     const counter = counterOf(counterData);
     const segmentCount = Math.max(segmentCountOf(segmentCountData), counter?.segmentCount ?? 1);
     const known = new Set<string>();
+    const segmentOf = new Map<string, string>();
     const sizes = new Map<string, number>();
     let highest = -1;
     await forEachConcurrently(range(1, segmentCount), SEGMENT_CONCURRENCY, async (index) => {
-      const documents = await this.documents.query(messagesCollection(segmentIdOf(datasetId, index)), { select: ['SequenceNumber'] });
-      sizes.set(segmentIdOf(datasetId, index), documents.length);
+      const segment = segmentIdOf(datasetId, index);
+      const documents = await this.documents.query(messagesCollection(segment), { select: ['SequenceNumber'] });
+      sizes.set(segment, documents.length);
       for (const { id, data } of documents) {
         known.add(id);
+        segmentOf.set(id, segment);
         if (typeof data.SequenceNumber === 'number' && data.SequenceNumber > highest) highest = data.SequenceNumber;
       }
     });
     return {
       known,
+      segmentOf,
       nextSequenceNumber: Math.max(counter?.nextSequenceNumber ?? 0, highest + 1),
       segmentCount,
       lastSegmentSize: sizes.get(segmentIdOf(datasetId, segmentCount)) ?? 0,
