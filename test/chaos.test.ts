@@ -34,6 +34,7 @@ import type { ActivityAnnouncement } from './helpers/chaos-worker';
 import { temporaryFolder, testServers } from './helpers/environment';
 import { createPipelineTestContext, type PipelineTestContext } from './helpers/pipeline-worker';
 import { recordReliabilityFigures } from './helpers/reliability-figures';
+import { seededRandom } from './helpers/seeded-random';
 import { type RapidProServer, startDemoRapidProServer } from './servers/rapid-pro-server';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
@@ -67,17 +68,6 @@ const NOT_BYTE_COMPARED: ReadonlyArray<{ pattern: RegExp; reason: string }> = [
 /** Names a crashed write leaves: our temporary files (also partial fetches), and anything named like a part or partial download. */
 const LEFTOVER_NAME = /\.(part|partial|crdownload)(\.\d+)?$|\.tmp(-|$)/;
 
-/** A small seeded generator (mulberry32): the same seed draws the same kill points. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface WorkerProcess {
   child: ChildProcess;

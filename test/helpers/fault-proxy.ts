@@ -16,6 +16,8 @@
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
+import { seededRandom } from './seeded-random';
+
 export const FAULT_KINDS = ['delay', 'reset', 'drop'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 export type ConnectionPlan = { kind: 'pass' } | { kind: 'delay'; ms: number } | { kind: 'reset'; afterBytes: number } | { kind: 'drop' };
@@ -54,17 +56,6 @@ export interface FaultCounters {
   bytesToClient: number;
 }
 
-/** mulberry32: small, fast and good enough to shuffle faults; the seed alone decides the sequence. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const DECK_SIZE = 10;
 

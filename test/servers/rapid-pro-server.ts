@@ -8,6 +8,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
+import { seededRandom } from '../helpers/seeded-random';
 import { LoopbackHttpServer } from './loopback-server';
 
 /** Microseconds since the epoch: API times have microsecond precision, JS Dates only milliseconds. */
@@ -28,17 +29,6 @@ function parseMicros(text: string): Micros | undefined {
   return BigInt(ms) * 1000n + BigInt((match[2] ?? '0').padEnd(6, '0'));
 }
 
-/** A small deterministic generator so seeded data is the same every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface ServerFlow {
   uuid: string;
@@ -120,7 +110,7 @@ export class RapidProServer extends LoopbackHttpServer<Fault> {
   constructor(private readonly options: RapidProServerOptions) {
     super();
     this.pageSize = options.pageSize ?? 250;
-    this.random = mulberry32(options.seed ?? 1);
+    this.random = seededRandom(options.seed ?? 1);
   }
 
   get runCount(): number {
