@@ -23,27 +23,9 @@ import { KeptCells, SegmentReader } from '../activities/synth/period-rows';
 import { generateSeriesPeriod, planSeries, type SeriesOptions } from '../activities/synth/series';
 import { parseSynthSpec } from '../activities/synth/spec';
 import { temporaryFolder } from './helpers/environment';
+import { CLINIC_SPEC } from './helpers/synth';
 
-const CLINIC = parseSynthSpec({
-  name: 'clinic',
-  seed: 5,
-  tables: [
-    {
-      name: 'patients',
-      rows: 1000,
-      columns: [
-        { name: 'patient_id', type: 'id', format: { kind: 'uuid', prefix: 'pt-' }, primaryKey: true },
-        { name: 'gender', type: 'categorical', values: { F: 0.5, M: 0.5 } },
-        { name: 'birth_year', type: 'numeric', kind: 'integer', min: 1940, max: 2010 },
-        { name: 'visit_date', type: 'date', from: '2024-01-31', to: '2024-02-29' },
-        { name: 'weight', type: 'numeric', distribution: 'normal', mean: 70, sd: 10, min: 30, max: 150, precision: 1 },
-        { name: 'clinic', type: 'grouped-id', format: { kind: 'digits', minLength: 3, maxLength: 3 }, groupSize: 'int(rows / 100)' },
-        { name: 'age_at_visit', type: 'derived', expression: '2024 - birth_year' },
-        { name: 'weight_lb', type: 'derived', expression: 'weight * 2.2', precision: 1 },
-      ],
-    },
-  ],
-});
+const CLINIC = CLINIC_SPEC;
 
 const TRICKY = parseSynthSpec({
   name: 'tricky',

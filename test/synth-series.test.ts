@@ -8,31 +8,12 @@ import { parse } from 'csv-parse/sync';
 import { BadInputError } from '../activities/errors';
 import { type GenerateSeriesConfig, loadSeries, preflightGenerateSeries } from '../activities/synth/generate-series';
 import { generateSeriesPeriod, planSeries, type SeriesOptions, shiftDate } from '../activities/synth/series';
-import { parseSynthSpec } from '../activities/synth/spec';
 import { parsePipelineConfig } from '../config/pipeline-config';
 import { temporaryFolder } from './helpers/environment';
 import { allFiles } from './helpers/sources';
+import { CLINIC_SPEC } from './helpers/synth';
 
-const SPEC = parseSynthSpec({
-  name: 'clinic',
-  seed: 5,
-  tables: [
-    {
-      name: 'patients',
-      rows: 1000,
-      columns: [
-        { name: 'patient_id', type: 'id', format: { kind: 'uuid', prefix: 'pt-' }, primaryKey: true },
-        { name: 'gender', type: 'categorical', values: { F: 0.5, M: 0.5 } },
-        { name: 'birth_year', type: 'numeric', kind: 'integer', min: 1940, max: 2010 },
-        { name: 'visit_date', type: 'date', from: '2024-01-31', to: '2024-02-29' },
-        { name: 'weight', type: 'numeric', distribution: 'normal', mean: 70, sd: 10, min: 30, max: 150, precision: 1 },
-        { name: 'clinic', type: 'grouped-id', format: { kind: 'digits', minLength: 3, maxLength: 3 }, groupSize: 'int(rows / 100)' },
-        { name: 'age_at_visit', type: 'derived', expression: '2024 - birth_year' },
-        { name: 'weight_lb', type: 'derived', expression: 'weight * 2.2', precision: 1 },
-      ],
-    },
-  ],
-});
+const SPEC = CLINIC_SPEC;
 
 const OPTIONS: SeriesOptions = {
   series: 'monthly',

@@ -24,6 +24,7 @@ import { parsePipelineConfig } from '../config/pipeline-config';
 import { startWorkerProcess } from '../scripts/lib/worker-process';
 import { temporaryFolder, testServers } from './helpers/environment';
 import { createPipelineTestContext, type PipelineTestContext } from './helpers/pipeline-worker';
+import { schoolsSpecYaml } from './helpers/synth';
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
@@ -41,22 +42,7 @@ tables:
 `;
 
 /** Two tables, one below a shard (one shard), one of 7,500 rows (8 shards, the last one short). */
-const SCHOOLS = `
-name: schools
-seed: 11
-tables:
-  - name: schools
-    rows: 300
-    columns:
-      - { name: school_id, type: id, format: { kind: digits, minLength: 4, maxLength: 6 }, primaryKey: true }
-      - { name: region, type: categorical, values: { North: 0.5, South: 0.5 } }
-  - name: pupils
-    rows: 7500
-    columns:
-      - { name: pupil_id, type: id, format: { kind: uuid, prefix: avf-pupil- }, primaryKey: true }
-      - { name: school_id, type: foreign-key, references: schools.school_id }
-      - { name: score, type: numeric, distribution: normal, mean: 100, sd: 15, min: 40, max: 160, precision: 1 }
-`;
+const SCHOOLS = schoolsSpecYaml(7500);
 
 const TINY = 'name: tiny\nseed: 3\ntables:\n  - name: things\n    rows: 50\n    columns:\n      - { name: thing_id, type: id, format: { kind: digits, minLength: 6, maxLength: 8 }, primaryKey: true }\n';
 

@@ -13,23 +13,9 @@ import { startPipelineRun } from '../client/pipeline-client';
 import { parsePipelineConfig } from '../config/pipeline-config';
 import { createTestBucket, fakeGcsStorage, temporaryFolder } from './helpers/environment';
 import { createPipelineTestContext, type PipelineTestContext, testBlobStore, testLogger } from './helpers/pipeline-worker';
+import { schoolsSpecYaml } from './helpers/synth';
 
-const SPEC = `
-name: schools
-seed: 11
-tables:
-  - name: schools
-    rows: 300
-    columns:
-      - { name: school_id, type: id, format: { kind: digits, minLength: 4, maxLength: 6 }, primaryKey: true }
-      - { name: region, type: categorical, values: { North: 0.5, South: 0.5 } }
-  - name: pupils
-    rows: 20000
-    columns:
-      - { name: pupil_id, type: id, format: { kind: uuid, prefix: avf-pupil- }, primaryKey: true }
-      - { name: school_id, type: foreign-key, references: schools.school_id }
-      - { name: score, type: numeric, distribution: normal, mean: 100, sd: 15, min: 40, max: 160, precision: 1 }
-`;
+const SPEC = schoolsSpecYaml(20_000);
 
 describe('generate-synthetic stage in a pipeline run', () => {
   let context: PipelineTestContext;
