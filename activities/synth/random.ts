@@ -79,31 +79,17 @@ export class Permutation {
     [this.k0, this.k1, this.k2, this.k3] = [1, 2, 3, 4].map((round) => mix32(key ^ Math.imul(round, 0x9e3779b1))) as [number, number, number, number];
   }
 
-  /** Four Feistel rounds; integer operations when the whole value fits in 32 bits (the common case). */
+  /** Four Feistel rounds on values past 32 bits (halves of up to 26 bits, so in floating point); `apply32` below. */
   private encrypt(value: number): number {
-    const { mask, halfBits } = this;
-    let left: number;
-    let right: number;
-    if (halfBits <= 16) {
-      left = value >>> halfBits;
-      right = value & mask;
-    } else {
-      left = Math.floor(value / this.halfSize);
-      right = value - left * this.halfSize;
+    const { mask, halfSize } = this;
+    let left = Math.floor(value / halfSize);
+    let right = value - left * halfSize;
+    for (const key of [this.k0, this.k1, this.k2, this.k3]) {
+      const next = (left ^ (mix32(right ^ key) & mask)) >>> 0;
+      left = right;
+      right = next;
     }
-    let next = (left ^ (mix32(right ^ this.k0) & mask)) >>> 0;
-    left = right;
-    right = next;
-    next = (left ^ (mix32(right ^ this.k1) & mask)) >>> 0;
-    left = right;
-    right = next;
-    next = (left ^ (mix32(right ^ this.k2) & mask)) >>> 0;
-    left = right;
-    right = next;
-    next = (left ^ (mix32(right ^ this.k3) & mask)) >>> 0;
-    left = right;
-    right = next;
-    return halfBits <= 16 ? ((left << halfBits) | right) >>> 0 : left * this.halfSize + right;
+    return left * halfSize + right;
   }
 
   /** The image of `index` (0 ≤ index < size); distinct indices give distinct results. */
