@@ -52,9 +52,9 @@ function tableBytes(folder: string): { total: number; largest: number } {
  * Where a generate-synthetic child workflow's time went, from its history: from its start to the first
  * shard's start (plan), to the last shard's end (shards), to the last join's end (join), to its end.
  */
-async function phases(client: Client, workflowId: string): Promise<{ plan: number; shards: number; join: number; finish: number }> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  const events = history.events!;
+type HistoryEvents = NonNullable<Awaited<ReturnType<ReturnType<Client['workflow']['getHandle']>['fetchHistory']>>['events']>;
+
+function phases(events: HistoryEvents): { plan: number; shards: number; join: number; finish: number } {
   const at = (event: (typeof events)[number]): number => Number(event.eventTime!.seconds) + (event.eventTime!.nanos ?? 0) / 1e9;
   const typeOf = new Map(events.filter((event) => event.activityTaskScheduledEventAttributes).map((event) => [Number(event.eventId), event.activityTaskScheduledEventAttributes!.activityType!.name!]));
   let firstShardStart = Infinity;
@@ -76,11 +76,10 @@ async function phases(client: Client, workflowId: string): Promise<{ plan: numbe
 }
 
 /** How many shard activities each worker (identity) started in a generate-synthetic child workflow. */
-async function shardsPerWorker(client: Client, workflowId: string): Promise<number[]> {
-  const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  const typeOf = new Map(history.events!.filter((event) => event.activityTaskScheduledEventAttributes).map((event) => [Number(event.eventId), event.activityTaskScheduledEventAttributes!.activityType!.name!]));
+function shardsPerWorker(events: HistoryEvents): number[] {
+  const typeOf = new Map(events.filter((event) => event.activityTaskScheduledEventAttributes).map((event) => [Number(event.eventId), event.activityTaskScheduledEventAttributes!.activityType!.name!]));
   const counts = new Map<string, number>();
-  for (const event of history.events!) {
+  for (const event of events) {
     const started = event.activityTaskStartedEventAttributes;
     if (started && typeOf.get(Number(started.scheduledEventId)) === 'generateSyntheticShard') counts.set(started.identity!, (counts.get(started.identity!) ?? 0) + 1);
   }
@@ -132,8 +131,9 @@ export async function measureThroughTemporal(work: string, rows: number): Promis
     const manifest = (await run.handle.result()) as RunManifest;
     if (manifest.status !== 'succeeded') throw new Error(`run ${manifest.status}`);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    shares.push(await shardsPerWorker(client, `${run.workflowId}-generate-synthetic`));
-    lastPhases = await phases(client, `${run.workflowId}-generate-synthetic`);
+    const { events } = await client.workflow.getHandle(`${run.workflowId}-generate-synthetic`).fetchHistory();
+    shares.push(shardsPerWorker(events!));
+    lastPhases = phases(events!);
     const sizes = tableBytes(join(dataHome, 'bench', 'synth'));
     bytesWritten = sizes.total + sizes.largest;
     // Each run writes its own copy of the tables; only one at a time stays on the disk.
