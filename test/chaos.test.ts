@@ -8,7 +8,9 @@
  *
  * Replay a failure with the seed it printed: `CHAOS_SEED=<seed> npx tsx scripts/test.ts test/chaos.test.ts`.
  * A trial kills the worker running one of the stage's activities after a delay drawn from the seed as a
- * fraction of how long that activity took undisturbed, so kills land inside the work.
+ * fraction of how long that activity took undisturbed, so kills land inside the work. An activity that
+ * beats its kill point (the machine is shared; a retry may be quicker) is killed after its work, before
+ * it reports its result: the worker waits for the test's go-ahead there, so every trial lands.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -30,7 +32,7 @@ import { loadPipelineConfig } from '../config/load-config';
 import { parsePipelineConfig, type PipelineConfig } from '../config/pipeline-config';
 import { PROJECT_ROOT } from '../scripts/lib/tools';
 import { WORKFLOWS_PATH } from '../worker/create-worker';
-import type { ActivityAnnouncement } from './helpers/chaos-worker';
+import { type ActivityAnnouncement, goAheadLine } from './helpers/chaos-protocol';
 import { temporaryFolder, testServers } from './helpers/environment';
 import { createPipelineTestContext, type PipelineTestContext } from './helpers/pipeline-worker';
 import { recordReliabilityFigures } from './helpers/reliability-figures';
@@ -44,7 +46,8 @@ const RUN_ID = '20261101T060000.000Z-c4a05e0';
 const CLOCK = '2026-11-01T06:00:00.000Z';
 /**
  * Kills per stage: 2 (attempts 1 and 2) in each one-activity stage; generate-series runs five activities
- * (its plan, then one per period) and gets one kill in each. 10 × 2 + 5 = 25 trials; at least 20 must land.
+ * (its plan, then one per period) and gets one kill in each. 10 × 2 + 5 = 25 trials, at least 20 of which
+ * must happen (a trial waits while another is pending), and each must land inside an attempt.
  */
 const KILLS_PER_STAGE = 2;
 /** A kill lands at this fraction (drawn uniformly) of the activity's undisturbed duration. */
@@ -83,6 +86,8 @@ interface Kill {
   attempt: number;
   fraction: number;
   delayMs: number;
+  /** The activity beat its kill point: killed after its work, before it reported its result. */
+  afterWork: boolean;
   /** Set after the run: the activity had another attempt after the killed one. */
   landed?: boolean;
 }
@@ -210,10 +215,13 @@ describe('chaos: workers killed at seeded random points inside every stage', () 
         LOG_LEVEL: 'info',
         CHAOS_CLOCK: CLOCK,
         CHAOS_WORKFLOW_BUNDLE: bundlePath,
+        CHAOS_GO_AHEAD: 'stdin',
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
     spawned.push(child);
+    // A worker that died on its own makes a go-ahead write fail; its exit is what the test reports.
+    child.stdin!.on('error', () => undefined);
     let output = '';
     let pending = '';
     await new Promise<void>((resolve, reject) => {
@@ -223,7 +231,12 @@ describe('chaos: workers killed at seeded random points inside every stage', () 
         const lines = pending.split('\n');
         pending = lines.pop()!;
         for (const line of lines) {
-          if (line.startsWith('{"chaos":')) onLine(JSON.parse(line) as ActivityAnnouncement);
+          if (line.startsWith('{"chaos":')) {
+            const announcement = JSON.parse(line) as ActivityAnnouncement;
+            onLine(announcement);
+            // Unless onLine killed the worker there, the finished activity may report its result.
+            if (announcement.chaos === 'finished' && !child.killed) child.stdin!.write(`${goAheadLine(announcement)}\n`);
+          }
           else if (output.length < 100_000) output += `${line}\n`;
           if (line.includes('"event":"TempFilesOfEarlierAttemptsRemoved"')) tempFilesRemovedByRetries += (JSON.parse(line) as { removed: number }).removed;
           if (line.includes('"msg":"worker started"')) {
@@ -335,8 +348,7 @@ describe('chaos: workers killed at seeded random points inside every stage', () 
       return random.get(stage)!;
     };
     const workers = new Set<WorkerProcess>();
-    let pendingKill: { line: ActivityAnnouncement; timer: NodeJS.Timeout } | undefined;
-    const missed: string[] = [];
+    let pendingKill: { line: ActivityAnnouncement; fraction: number; delayMs: number; timer: NodeJS.Timeout } | undefined;
     let failure: Error | undefined;
     const replenish = () => {
       while (workers.size < WORKER_POOL) {
@@ -356,28 +368,27 @@ describe('chaos: workers killed at seeded random points inside every stage', () 
     };
     const onLine = (line: ActivityAnnouncement): void => {
       const same = (other: ActivityAnnouncement) => other.pid === line.pid && other.workflowId === line.workflowId && other.activityId === line.activityId && other.attempt === line.attempt;
-      if (line.chaos === 'finished') {
-        if (pendingKill && same(pendingKill.line)) {
-          // The activity finished before its kill point: the trial missed (reported, not counted as a kill).
-          clearTimeout(pendingKill.timer);
-          missed.push(`${line.stage}/${line.activityType} attempt ${line.attempt}`);
-          pendingKill = undefined;
-        }
-        return;
-      }
-      if (!line.stage || pendingKill || kills.filter((kill) => kill.key === keyOf(line)).length >= (budget.get(keyOf(line)) ?? 0)) return;
-      const fraction = KILL_POINT.from + (KILL_POINT.to - KILL_POINT.from) * randomFor(line.stage)();
-      const delayMs = Math.round(fraction * (durations.get(keyOf(line)) ?? 0));
-      const timer = setTimeout(() => {
+      const kill = (afterWork: boolean) => {
+        const trial = pendingKill!;
+        clearTimeout(trial.timer);
         pendingKill = undefined;
-        const worker = [...workers].find((candidate) => candidate.pid === line.pid);
+        const worker = [...workers].find((candidate) => candidate.pid === trial.line.pid);
         if (!worker) return;
         worker.child.kill('SIGKILL');
         workers.delete(worker);
-        kills.push({ key: keyOf(line), stage: line.stage!, activityType: line.activityType, workflowId: line.workflowId, activityId: line.activityId, attempt: line.attempt, fraction, delayMs });
+        const { line: hit, fraction, delayMs } = trial;
+        kills.push({ key: keyOf(hit), stage: hit.stage!, activityType: hit.activityType, workflowId: hit.workflowId, activityId: hit.activityId, attempt: hit.attempt, fraction, delayMs, afterWork });
         replenish();
-      }, delayMs);
-      pendingKill = { line, timer };
+      };
+      if (line.chaos === 'finished') {
+        // The activity beat its kill point; it is waiting for the go-ahead, so the kill still lands in its attempt.
+        if (pendingKill && same(pendingKill.line)) kill(true);
+        return;
+      }
+      if (!line.stage || pendingKill || kills.filter((hit) => hit.key === keyOf(line)).length >= (budget.get(keyOf(line)) ?? 0)) return;
+      const fraction = KILL_POINT.from + (KILL_POINT.to - KILL_POINT.from) * randomFor(line.stage)();
+      const delayMs = Math.round(fraction * (durations.get(keyOf(line)) ?? 0));
+      pendingKill = { line, fraction, delayMs, timer: setTimeout(() => kill(false), delayMs) };
     };
 
     replenish();
@@ -399,14 +410,17 @@ describe('chaos: workers killed at seeded random points inside every stage', () 
     for (const kill of kills) kill.landed = (attemptsByWorkflow.get(kill.workflowId)?.get(kill.activityId) ?? 0) > kill.attempt;
     const landed = kills.filter((kill) => kill.landed);
     figures.kills = landed.length;
-    const described = kills.map((kill) => `${kill.stage}/${kill.activityType}#${kill.attempt}@${kill.delayMs}ms(${kill.fraction.toFixed(2)})${kill.landed ? '' : ' (not landed)'}`).join(' ');
-    t.diagnostic(`seed ${seed}: ${kills.length} kills, ${landed.length} landed inside an attempt: ${described}${missed.length ? `; finished before their kill point: ${missed.join(', ')}` : ''}`);
+    const described = kills
+      .map((kill) => `${kill.stage}/${kill.activityType}#${kill.attempt}@${kill.delayMs}ms(${kill.fraction.toFixed(2)})${kill.afterWork ? ' (after the work)' : ''}${kill.landed ? '' : ' (not landed)'}`)
+      .join(' ');
+    t.diagnostic(`seed ${seed}: ${kills.length} kills, ${landed.length} landed inside an attempt, ${kills.filter((kill) => kill.afterWork).length} of them after the work: ${described}`);
     t.diagnostic(`attempts: ${manifests.chaos.stages.map((stage) => `${stage.name}×${stage.attempts}`).join(' ')}`);
 
     assert.equal(manifests.chaos.status, 'succeeded', `seed ${seed}: ${manifests.chaos.stages.map((stage) => `${stage.name}: ${stage.error ?? stage.status}`).join('; ')}`);
     assert.ok(manifests.chaos.stages.every((stage) => stage.status === 'succeeded'), manifests.chaos.stages.map((stage) => `${stage.name}: ${stage.status} ${stage.note ?? ''}`).join('; '));
     figures.completed = 1;
-    assert.ok(landed.length >= 20, `seed ${seed}: at least 20 kills inside an attempt, got ${landed.length}: ${described}`);
+    assert.ok(kills.length >= 20, `seed ${seed}: at least 20 kills, got ${kills.length}: ${described}`);
+    assert.equal(landed.length, kills.length, `seed ${seed}: every kill landed inside an attempt: ${described}`);
     const stagesHit = new Set(landed.map((kill) => kill.stage));
     assert.deepEqual(config.stages.map((stage) => stage.stage).filter((stage) => !stagesHit.has(stage)), [], `seed ${seed}: a kill landed inside every stage`);
   });
