@@ -119,6 +119,18 @@ describe('synthetic series', () => {
     await assert.rejects(generateSeriesPeriod(plan, 2, { seriesFolder: folder }, 'other-inputs'), /already exists with other inputs/);
   });
 
+  it("counts a period an earlier attempt of the same run finished as that run's, and one by another run as reused", async () => {
+    const folder = await temporaryFolder('series-attempts');
+    const plan = planSeries(SPEC, OPTIONS);
+    const first = await generateSeriesPeriod(plan, 1, { seriesFolder: folder }, 'base-hash', undefined, undefined, 'run-a');
+    const bytes = await readFile(join(folder, 'period-1', 'dataset_1.csv'));
+    // A retry of run-a's attempt (killed after its work, before its result reached the server).
+    const retried = await generateSeriesPeriod(plan, 1, { seriesFolder: folder }, 'base-hash', undefined, undefined, 'run-a');
+    const later = await generateSeriesPeriod(plan, 1, { seriesFolder: folder }, 'base-hash', undefined, undefined, 'run-b');
+    assert.deepEqual([first.reused, retried.reused, later.reused], [false, false, true]);
+    assert.deepEqual(await readFile(join(folder, 'period-1', 'dataset_1.csv')), bytes, 'the retry rewrote nothing');
+  });
+
   it('rejects bad series settings before any write, naming the field', () => {
     const cases: Array<[Partial<SeriesOptions>, RegExp]> = [
       [{ newFraction: 0 }, /newFraction: 0 is outside \(0, 1\]/],

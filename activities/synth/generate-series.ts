@@ -106,10 +106,11 @@ export async function runSeriesPeriod(
   period: number,
   onProgress: (details: Record<string, unknown>) => void = () => undefined,
   signal?: AbortSignal,
+  runId?: string,
 ): Promise<PeriodOutcome> {
   const { plan, seriesFolder, baseInputsHash } = await loadSeries(dataRoot, stage);
   if (period < 1 || period > stage.periods) throw new BadInputError(`period ${period} is outside 1 … ${stage.periods}`);
-  const result = await generateSeriesPeriod(plan, period, { seriesFolder }, baseInputsHash, onProgress, signal);
+  const result = await generateSeriesPeriod(plan, period, { seriesFolder }, baseInputsHash, onProgress, signal, runId);
   // Only the last period lists the series' datasets: listing 1 … k at every period k would cost O(periods²).
   const index = period === stage.periods ? await writeDatasetIndex(seriesFolder, stage, period) : undefined;
   return {
@@ -170,7 +171,7 @@ export function generateSeriesActivities(deps: ActivityDeps) {
       deps,
       (input: { request: SeriesRequest; period: number }) => runOfRequest(input.request, { period: input.period }),
       async (input, { dataRoot, logger, reportProgress, signal }) => {
-        const outcome = await runSeriesPeriod(dataRoot, seriesStageOf(input.request), input.period, reportProgress, signal);
+        const outcome = await runSeriesPeriod(dataRoot, seriesStageOf(input.request), input.period, reportProgress, signal, input.request.runId);
         logger.info({ event: 'GeneratingOutputs', series: input.request.stage.series, ...outcome }, outcome.reused ? 'period already generated' : 'period generated');
         return outcome;
       },

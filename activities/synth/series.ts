@@ -190,7 +190,10 @@ export interface PeriodResult {
   dataset: string;
   spec: string;
   reference: string;
-  /** True when an identical earlier generation was found and reused. */
+  /**
+   * True when an identical generation by an earlier run was found and reused; one by an earlier attempt of
+   * the same run (killed after its work) counts as this run's, so a retry reports what an undisturbed run does.
+   */
   reused: boolean;
 }
 
@@ -218,7 +221,8 @@ export function estimatePeriodBytes(plan: SeriesPlan, period: number): number {
 
 /**
  * Generates period k (1-based) into synth/<series>/period-<k>/ and appends its reference segment.
- * Idempotent: an identical earlier generation is reused; a different one is never overwritten. Checks the
+ * Idempotent: an identical earlier generation is reused; a different one is never overwritten. `runId`
+ * (the run generating it) is recorded in the period's marker. Checks the
  * disk has room for it before writing; an abort of `signal` stops it between blocks of rows, its temporary
  * files removed.
  */
@@ -229,6 +233,7 @@ export async function generateSeriesPeriod(
   baseInputsHash: string,
   onProgress: (details: Record<string, unknown>) => void = () => undefined,
   signal?: AbortSignal,
+  runId?: string,
 ): Promise<PeriodResult> {
   const { options, table } = plan;
   const delimiter = DELIMITERS[options.format];
@@ -243,8 +248,8 @@ export async function generateSeriesPeriod(
     reference: referenceSegment(folders, period),
   };
   if (existsSync(markerFile(folders, period))) {
-    const marker = JSON.parse(await readFile(markerFile(folders, period), 'utf8')) as { inputsHash: string };
-    if (marker.inputsHash === inputsHash) return { ...result, reused: true };
+    const marker = JSON.parse(await readFile(markerFile(folders, period), 'utf8')) as { inputsHash: string; runId?: string };
+    if (marker.inputsHash === inputsHash) return { ...result, reused: runId === undefined || marker.runId !== runId };
     throw new BadInputError(`period ${period} of series "${options.series}" already exists with other inputs; a finished period is never overwritten: give the series another name`);
   }
   // The disk may have filled since the plan was checked: nothing is written when this period cannot fit.
@@ -312,6 +317,6 @@ export async function generateSeriesPeriod(
       },
     }, null, 2)}\n`,
   );
-  await writeFileAtomic(markerFile(folders, period), `${JSON.stringify({ inputsHash, period, newRows: result.newRows, returningRows: result.returningRows })}\n`);
+  await writeFileAtomic(markerFile(folders, period), `${JSON.stringify({ inputsHash, period, newRows: result.newRows, returningRows: result.returningRows, ...(runId ? { runId } : {}) })}\n`);
   return { ...result, reused: false };
 }
