@@ -4,7 +4,7 @@
  */
 import { Readable } from 'node:stream';
 
-import { type StreamedFile, streamToFileAtomic } from '../storage/atomic-write';
+import { type StreamedFile, streamToFileAtomicSha256 } from '../storage/atomic-write';
 import { csvLine, DELIMITERS, type OutputFormat } from '../storage/csv-cells';
 import { ByteWriter } from './byte-writer';
 import { type ColumnGenerator, createColumnGenerator, FixedColumn, type GeneratorContext, IdGenerator, NumericGenerator, type PrimaryKey } from './columns';
@@ -268,8 +268,8 @@ export async function writeTableFile(
   tableName: string,
   path: string,
   options: TableOutputOptions & { onProgress?: (bytes: number) => void; signal?: AbortSignal },
-): Promise<StreamedFile> {
-  return streamToFileAtomic(Readable.from(generateTableChunks(spec, tableName, options), { objectMode: false }), path, {
+): Promise<Omit<StreamedFile, 'md5'>> {
+  return streamToFileAtomicSha256(Readable.from(generateTableChunks(spec, tableName, options), { objectMode: false }), path, {
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });

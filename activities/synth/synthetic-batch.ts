@@ -22,7 +22,7 @@ import { DATA_ROOT_LAYERS, dataRootFile } from '../runs/data-root';
 import type { StageConfigFor } from '../runs/stage-definition';
 import { findCompletedStage, recordCompletedStage } from '../runs/stage-index';
 import type { OutputRef, StageOutputs } from '../runs/types';
-import { streamToFileAtomic, writeFileAtomic } from '../storage/atomic-write';
+import { streamToFileAtomicSha256, writeFileAtomic } from '../storage/atomic-write';
 import { type BlobStore, objectUri } from '../storage/blob-store';
 import { globFiles, isGlobPattern } from '../storage/folder-glob';
 import { freeBytesFor } from '../storage/free-space';
@@ -290,7 +290,6 @@ function partPath(dataRoot: string, job: SyntheticJob, dataset: DatasetRef, tabl
 interface FileRecord {
   bytes: number;
   sha256: string;
-  md5: string;
   start?: number;
   end?: number;
 }
@@ -357,7 +356,7 @@ export async function generateShard(input: ShardInput, scope: WorkScope): Promis
     onProgress: (bytes) => scope.reportProgress({ dataset: dataset.name, table, shard: shard.index, bytes }),
     signal: scope.signal,
   });
-  const record: FileRecord = { bytes: written.bytes, sha256: written.sha256, md5: written.md5, start: shard.start, end: shard.end };
+  const record: FileRecord = { bytes: written.bytes, sha256: written.sha256, start: shard.start, end: shard.end };
   await writeFileAtomic(`${path}.json`, JSON.stringify(record));
   return { ...record, index: shard.index, start: shard.start, end: shard.end, reused: false };
 }
@@ -415,19 +414,19 @@ export async function concatTable(input: ConcatInput, scope: WorkScope): Promise
     if (paths.length === 1) {
       const record = (await readRecord(`${paths[0]!}.json`))!;
       await rename(paths[0]!, tablePath);
-      file = { bytes: record.bytes, sha256: record.sha256, md5: record.md5 };
+      file = { bytes: record.bytes, sha256: record.sha256 };
     } else {
-      const written = await streamToFileAtomic(Readable.from(concatenated(paths, scope.signal)), tablePath, {
+      const written = await streamToFileAtomicSha256(Readable.from(concatenated(paths, scope.signal)), tablePath, {
         onProgress: (bytes) => scope.reportProgress({ dataset: dataset.name, table, joinedBytes: bytes }),
         signal: scope.signal,
       });
-      file = { bytes: written.bytes, sha256: written.sha256, md5: written.md5 };
+      file = { bytes: written.bytes, sha256: written.sha256 };
     }
     await writeFileAtomic(donePath, JSON.stringify(file));
     for (const path of paths) await Promise.all([rm(path, { force: true }), rm(`${path}.json`, { force: true })]);
   }
   scope.logger.info({ event: 'GeneratingOutputs', dataset: dataset.name, table, shards: parts.length, bytes: file.bytes, path: tablePath }, 'table generated');
-  const outcome: TableOutcome = { dataset: dataset.name, table, file: { uri: pathToFileURL(tablePath).href, bytes: file.bytes, sha256: file.sha256, md5: file.md5 } };
+  const outcome: TableOutcome = { dataset: dataset.name, table, file: { uri: pathToFileURL(tablePath).href, bytes: file.bytes, sha256: file.sha256 } };
   if (job.stage.destination) {
     const uri = objectUri(job.stage.destination, `${dataset.name}/${job.runId}/${table}.${extension}`);
     const uploaded = await uploadFileOnce(scope.blobStore, { localPath: tablePath, contentType: 'text/csv' }, uri);
