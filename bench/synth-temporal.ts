@@ -67,7 +67,7 @@ function phases(events: HistoryEvents): { plan: number; shards: number; join: nu
     if (completed) {
       const type = typeOf.get(Number(completed.scheduledEventId));
       if (type === 'generateSyntheticShard') lastShardEnd = Math.max(lastShardEnd, at(event));
-      if (type === 'concatSyntheticTable') lastJoinEnd = Math.max(lastJoinEnd, at(event));
+      if (type === 'concatSyntheticTable' || type === 'joinSyntheticShardsAsTheyFinish') lastJoinEnd = Math.max(lastJoinEnd, at(event));
     }
   }
   const start = at(events[0]!);

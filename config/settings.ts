@@ -33,6 +33,8 @@ const settingsSchema = z.strictObject({
   /** Deadline of each Cloud Storage request: a connection that never answers fails the request instead of hanging it. */
   gcsRequestTimeoutMs: z.coerce.number().int().min(100).default(60_000),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  /** Synthetic shards a worker process runs at once (see `shardTaskQueue`). */
+  shardSlots: z.coerce.number().int().min(1).max(64).default(2),
   /** Folders besides the data home that run configs may name as data roots (absolute, ":"-separated). */
   allowedDataRoots: z
     .string()
@@ -68,6 +70,7 @@ const ENV_NAMES: Record<keyof z.input<typeof settingsSchema>, string> = {
   gcsProjectId: 'GCS_PROJECT_ID',
   gcsRequestTimeoutMs: 'GCS_REQUEST_TIMEOUT_MS',
   logLevel: 'LOG_LEVEL',
+  shardSlots: 'PIPELINE_SHARD_SLOTS',
   allowedDataRoots: 'PIPELINE_ALLOWED_DATA_ROOTS',
 };
 

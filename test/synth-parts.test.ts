@@ -21,7 +21,7 @@ import { generateTableText } from '../activities/synth/generate';
 import { syntheticJobOf } from '../activities/synth/generate-synthetic';
 import { shardRanges } from '../activities/synth/generate-synthetic.stage';
 import { loadSynthSpec } from '../activities/synth/load-spec';
-import { concatTable, generateShard, planBatch, type ShardOutcome, type WorkScope } from '../activities/synth/synthetic-batch';
+import { concatTable, generateShard, joinShardsAsTheyFinish, planBatch, type ShardOutcome, type WorkScope } from '../activities/synth/synthetic-batch';
 import { parsePipelineConfig } from '../config/pipeline-config';
 import { temporaryFolder } from './helpers/environment';
 import { testLogger } from './helpers/pipeline-worker';
@@ -97,6 +97,91 @@ describe('generate-synthetic parts and joins', () => {
     // A retried join after the table was committed (its result lost): the table is kept, not rebuilt from parts that are gone.
     const retried = await concatTable({ job, dataset, table: 'people', parts, commentLine }, scope);
     assert.deepEqual(retried.file, joined.file);
+  });
+
+  it('joins parts as their shards commit them, in order whatever order they come in, waiting out a part of other rows', async () => {
+    const job = jobFor('run-early');
+    const plan = await planBatch(job, scope);
+    const dataset = plan.datasets[0]!;
+    const commentLine = plan.commentLine!;
+    const ranges = shardRanges(5500, 1000);
+    const partsFolder = join(dataRoot, 'synth', 'people', 'run-early', '.parts', dataset.inputsHash.slice(0, 16));
+    // A part an earlier attempt wrote with other shardRows (rows 0–2000) is there already: not shard 0's range.
+    await generateShard({ job, dataset, table: 'people', shard: { index: 0, start: 0, end: 2000 }, commentLine }, scope);
+
+    const progress: Array<Record<string, unknown>> = [];
+    const joining = joinShardsAsTheyFinish({ job, dataset, table: 'people', rows: 5500, shardRows: 1000, waitLimitMs: 60_000 }, { ...scope, reportProgress: (details) => progress.push(details) });
+    // The shards finish out of order, while the join waits.
+    const outcomes: ShardOutcome[] = [];
+    for (const index of [3, 1, 5, 0, 4, 2]) {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      outcomes.push(await generateShard({ job, dataset, table: 'people', shard: ranges[index]!, commentLine }, scope));
+    }
+    const outcome = await joining;
+    assert.ok('joined' in outcome, 'joined, not deferred');
+    const loaded = await loadSynthSpec(join(dataRoot, 'raw', 'specs', 'people.yaml'));
+    const expected = sha256(generateTableText(loaded.spec, 'people', { format: 'csv', commentLine }));
+    assert.equal(sha256(await readFile(fileURLToPath(outcome.joined.file.uri))), expected);
+    assert.equal(outcome.joined.file.sha256, expected);
+    assert.deepEqual(
+      outcome.parts.map((part) => [part.index, part.start, part.end, part.sha256]),
+      [...outcomes].sort((a, b) => a.index - b.index).map((part) => [part.index, part.start, part.end, part.sha256]),
+      'the parts joined are the shards the workflow heard of',
+    );
+    assert.ok(progress.some((details) => details.waitingForPart === true), 'it heartbeats while it waits');
+    assert.deepEqual((await readdir(partsFolder)).sort(), ['people.done.json']);
+
+    // A retry after the table was committed keeps it and reports the same parts.
+    const retried = await joinShardsAsTheyFinish({ job, dataset, table: 'people', rows: 5500, shardRows: 1000, waitLimitMs: 10 }, scope);
+    assert.deepEqual(retried, outcome);
+  });
+
+  it('regenerates a part torn by a crash (same size, other bytes) and fails the attempt, whose retry joins whole parts', async () => {
+    const job = jobFor('run-torn');
+    const plan = await planBatch(job, scope);
+    const dataset = plan.datasets[0]!;
+    const commentLine = plan.commentLine!;
+    const ranges = shardRanges(5500, 1000);
+    const parts: ShardOutcome[] = [];
+    for (const shard of ranges) parts.push(await generateShard({ job, dataset, table: 'people', shard, commentLine }, scope));
+    const partFile = join(dataRoot, 'synth', 'people', 'run-torn', '.parts', dataset.inputsHash.slice(0, 16), 'people.000004.csv');
+    const loaded = await loadSynthSpec(join(dataRoot, 'raw', 'specs', 'people.yaml'));
+    const expected = sha256(generateTableText(loaded.spec, 'people', { format: 'csv', commentLine }));
+    const joinEarly = async () => {
+      const outcome = await joinShardsAsTheyFinish({ job, dataset, table: 'people', rows: 5500, shardRows: 1000, commentLine, waitLimitMs: 60_000 }, scope);
+      assert.ok('joined' in outcome);
+      return outcome.joined;
+    };
+    for (const runJoin of [joinEarly, () => concatTable({ job, dataset, table: 'people', parts, commentLine }, scope)]) {
+      const whole = await readFile(partFile);
+      await writeFile(partFile, Buffer.alloc(whole.length, 'x'));
+      await assert.rejects(runJoin(), /part 4 did not match its record \(a crash tore it\); it was generated again/);
+      assert.deepEqual(await readFile(partFile), whole, 'generated again');
+      const retried = await runJoin();
+      assert.equal(retried.file.sha256, expected);
+      assert.equal(sha256(await readFile(fileURLToPath(retried.file.uri))), expected);
+      // The next round starts from parts again.
+      await rm(join(dataRoot, 'synth', 'people', 'run-torn', '.parts', dataset.inputsHash.slice(0, 16), 'people.done.json'));
+      for (const shard of ranges) await generateShard({ job, dataset, table: 'people', shard, commentLine }, scope);
+    }
+  });
+
+  it('gives up waiting for a part after its limit, writing nothing, and stops on an abort', async () => {
+    const job = jobFor('run-slow');
+    const plan = await planBatch(job, scope);
+    const dataset = plan.datasets[0]!;
+    const ranges = shardRanges(5500, 1000);
+    await generateShard({ job, dataset, table: 'people', shard: ranges[0]!, commentLine: plan.commentLine! }, scope);
+    const outcome = await joinShardsAsTheyFinish({ job, dataset, table: 'people', rows: 5500, shardRows: 1000, waitLimitMs: 150 }, scope);
+    assert.deepEqual(outcome, { waitedTooLong: true });
+    const runFolder = join(dataRoot, 'synth', 'people', 'run-slow');
+    assert.deepEqual((await readdir(runFolder)).sort(), ['.parts'], 'no table and no temporary file');
+
+    const controller = new AbortController();
+    const aborted = joinShardsAsTheyFinish({ job, dataset, table: 'people', rows: 5500, shardRows: 1000, waitLimitMs: 60_000 }, { ...scope, signal: controller.signal });
+    setTimeout(() => controller.abort(new Error('cancelled')), 50);
+    await assert.rejects(aborted, /cancelled/);
+    assert.deepEqual((await readdir(runFolder)).sort(), ['.parts']);
   });
 
   it('still runs the whole stage as one activity for runs whose recorded plan says so (started before shards), then skips it', async () => {

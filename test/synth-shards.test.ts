@@ -97,6 +97,25 @@ describe('generate-synthetic: a batch in shards on two worker processes', () => 
     const pids = new Set([...identities].map((identity) => Number(identity.split('@')[0])));
     t.diagnostic(`shards per worker: ${[...identities].map((identity) => `${identity}×${shardStarts.filter((event) => event.activityTaskStartedEventAttributes!.identity === identity).length}`).join(', ')}`);
     assert.deepEqual([...pids].sort(), workers.map((worker) => worker.pid!).sort(), 'both worker processes ran shards');
+    // Shards go to the shard queue, where each worker runs two at a time (PIPELINE_SHARD_SLOTS): a worker
+    // starts a third only once it has reported one (the server's clock, to a few ms).
+    const shardScheduled = history.events!.filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'generateSyntheticShard');
+    assert.deepEqual([...new Set(shardScheduled.map((event) => event.activityTaskScheduledEventAttributes!.taskQueue!.name))], [`${taskQueue}.shards`]);
+    const at = (event: (typeof history.events & object)[number]) => Number(event.eventTime!.seconds) * 1000 + (event.eventTime!.nanos ?? 0) / 1e6;
+    const completedAt = new Map(history.events!.filter((event) => event.activityTaskCompletedEventAttributes).map((event) => [Number(event.activityTaskCompletedEventAttributes!.startedEventId), at(event)]));
+    for (const identity of identities) {
+      const spans = shardStarts.filter((event) => event.activityTaskStartedEventAttributes!.identity === identity).map((event) => ({ start: at(event), end: completedAt.get(Number(event.eventId))! }));
+      const atOnce = Math.max(...spans.map((span) => spans.filter((other) => other.start <= span.start && other.end - 20 > span.start).length));
+      t.diagnostic(`${identity}: ${spans.length} shards, at most ${atOnce} at once`);
+      assert.ok(atOnce <= 2, `${identity} ran at most 2 shards at once, not ${atOnce}`);
+    }
+    // A table of several shards is joined by one activity scheduled with its shards, which completes after the last of them.
+    const joins = history.events!.filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'joinSyntheticShardsAsTheyFinish');
+    assert.equal(joins.length, 2, 'people and pupils have several shards');
+    const firstShardCompleted = Math.min(...history.events!.filter((event) => event.activityTaskCompletedEventAttributes && typeOf.get(Number(event.activityTaskCompletedEventAttributes.scheduledEventId)) === 'generateSyntheticShard').map((event) => Number(event.eventId)));
+    assert.ok(joins.every((event) => Number(event.eventId) < firstShardCompleted), 'the joins were scheduled before any shard finished');
+    const concats = history.events!.filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'concatSyntheticTable');
+    assert.equal(concats.length, 1, "only schools (one shard, renamed) is joined after its shard");
 
     // The joined tables are exactly one-pass generation of the same spec.
     for (const name of ['people', 'schools']) {

@@ -4,6 +4,7 @@ import { DefaultLogger, type LogLevel, NativeConnection, Runtime, Worker, type W
 import type { Logger } from 'pino';
 
 import { type ActivityDeps, createActivities } from '../activities';
+import { shardTaskQueue } from '../activities/synth/generate-synthetic.stage';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
@@ -39,21 +40,75 @@ export interface PipelineWorkerOptions {
    * SDK's default, 10 s, is how long a run stalls after its worker dies. Tests killing workers shorten it.
    */
   stickyQueueScheduleToStartTimeout?: string;
+  /** Shards this worker runs at once on its shard queue (PIPELINE_SHARD_SLOTS); 2 unless said. */
+  shardSlots?: number;
 }
 
-export async function createPipelineWorker(options: PipelineWorkerOptions): Promise<Worker> {
-  return Worker.create({
+/** The activities a worker runs on its shard queue: the CPU-bound ones a workflow sends there. */
+const SHARD_ACTIVITIES = ['generateSyntheticShard'] as const;
+
+/**
+ * A pipeline worker: the Temporal worker of the task queue (workflows and every activity) and the one of
+ * its shard queue (`shardTaskQueue`), run and stopped together.
+ */
+export class PipelineWorker {
+  constructor(
+    private readonly main: Worker,
+    private readonly shards: Worker,
+  ) {}
+
+  /** Runs both until shutdown (a signal or `shutdown()`); either failing stops the other. */
+  async run(): Promise<void> {
+    await settleBoth(this.main.run(), this.shards.run(), () => this.shutdown());
+  }
+
+  /** Runs both until `body` settles, then shuts them down; its result, or its error. */
+  async runUntil<R>(body: Promise<R> | (() => Promise<R>)): Promise<R> {
+    const promise = typeof body === 'function' ? body() : body;
+    const [result] = await settleBoth(this.main.runUntil(promise), this.shards.runUntil(promise), () => this.shutdown());
+    return result;
+  }
+
+  shutdown(): void {
+    for (const worker of [this.main, this.shards]) if (worker.getState() === 'RUNNING') worker.shutdown();
+  }
+}
+
+/** Both results once both settled; the first error (after `stop`, so the other ends too) if either failed. */
+async function settleBoth<A, B>(first: Promise<A>, second: Promise<B>, stop: () => void): Promise<[A, B]> {
+  const failed = (err: unknown) => {
+    stop();
+    throw err;
+  };
+  const results = await Promise.allSettled([first.catch(failed), second.catch(failed)]);
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
+  return [(results[0] as PromiseFulfilledResult<A>).value, (results[1] as PromiseFulfilledResult<B>).value];
+}
+
+export async function createPipelineWorker(options: PipelineWorkerOptions): Promise<PipelineWorker> {
+  const activities = { ...createActivities(options.deps), ...options.activityOverrides } as Record<string, (input: never) => Promise<unknown>>;
+  const common = {
     connection: options.connection,
     namespace: options.namespace,
-    taskQueue: options.taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: { ...createActivities(options.deps), ...options.activityOverrides },
     dataConverter: options.dataConverter,
     // Long enough for a stage to record its last heartbeat and fail cleanly, short enough for ops.
     shutdownGraceTime: '10s',
     // Heartbeats reach the server at least this often, so a cancel or terminate reaches a running stage
     // (its abort signal) within seconds rather than the SDK's default of up to a minute.
     maxHeartbeatThrottleInterval: '3s',
+  } as const;
+  const main = await Worker.create({
+    ...common,
+    taskQueue: options.taskQueue,
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    activities,
     ...(options.stickyQueueScheduleToStartTimeout ? { stickyQueueScheduleToStartTimeout: options.stickyQueueScheduleToStartTimeout } : {}),
   });
+  const shards = await Worker.create({
+    ...common,
+    taskQueue: shardTaskQueue(options.taskQueue),
+    activities: Object.fromEntries(SHARD_ACTIVITIES.map((name) => [name, activities[name]!])),
+    maxConcurrentActivityTaskExecutions: options.shardSlots ?? 2,
+  });
+  return new PipelineWorker(main, shards);
 }

@@ -51,6 +51,7 @@ export async function runWorkerProcess(options: WorkerProcessOptions = {}): Prom
       taskQueue: settings.taskQueue,
       deps,
       dataConverter: pipelineDataConverter(keyring),
+      shardSlots: settings.shardSlots,
       ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
       ...(activityOverrides ? { activityOverrides } : {}),
       ...(options.stickyQueueScheduleToStartTimeout ? { stickyQueueScheduleToStartTimeout: options.stickyQueueScheduleToStartTimeout } : {}),

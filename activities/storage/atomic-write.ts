@@ -10,6 +10,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { crc32 as zlibCrc32 } from 'node:zlib';
 
 import { AlreadyExistsError } from '../errors';
 
@@ -63,8 +64,8 @@ async function fsyncFile(path: string): Promise<void> {
  * Moves a finished temporary file to its final name. With `noOverwrite`, an existing final file is an
  * AlreadyExistsError (link(2) fails atomically if the name is taken, unlike rename(2)).
  */
-export async function commitTemporaryFile(tempPath: string, finalPath: string, noOverwrite: boolean): Promise<void> {
-  await fsyncFile(tempPath);
+export async function commitTemporaryFile(tempPath: string, finalPath: string, noOverwrite: boolean, flush = true): Promise<void> {
+  if (flush) await fsyncFile(tempPath);
   if (!noOverwrite) {
     await rename(tempPath, finalPath);
     return;
@@ -101,7 +102,17 @@ export interface StreamedFile {
   md5: string; // base64
 }
 
-type StreamOptions = { noOverwrite?: boolean; onProgress?: (bytes: number) => void; signal?: AbortSignal };
+type StreamOptions = {
+  noOverwrite?: boolean;
+  onProgress?: (bytes: number) => void;
+  signal?: AbortSignal;
+  /**
+   * False for an intermediate file whose reader checks it against a digest recorded when it was written
+   * (a synthetic table's parts): not flushed to the disk before its rename, so a file read and removed
+   * moments later may never be written to the disk at all.
+   */
+  flush?: boolean;
+};
 
 /**
  * Streams `source` to `path` through a temporary file, hashing on the way, in constant memory.
@@ -118,13 +129,18 @@ export async function streamToFileAtomic(source: Readable, path: string, options
 }
 
 /**
- * The same with the SHA-256 alone, for files nobody uploads as they are or whose upload computes its own
- * MD5 (synthetic tables and their parts): MD5 costs about three times SHA-256's CPU per byte here.
+ * The same with SHA-256 and CRC32 instead of MD5, for files nobody uploads as they are or whose upload
+ * computes its own MD5 (synthetic tables and their parts): MD5 costs about three times SHA-256's CPU per
+ * byte here, and CRC32 a third of SHA-256's, cheap enough for a reader to check a file it is copying.
  */
-export async function streamToFileAtomicSha256(source: Readable, path: string, options: StreamOptions = {}): Promise<Omit<StreamedFile, 'md5'>> {
+export async function streamToFileAtomicSha256(source: Readable, path: string, options: StreamOptions = {}): Promise<Omit<StreamedFile, 'md5'> & { crc32: number }> {
   const sha256 = createHash('sha256');
-  const bytes = await streamThroughTemporary(source, path, options, (chunk) => sha256.update(chunk));
-  return { bytes, sha256: sha256.digest('hex') };
+  let crc32 = 0;
+  const bytes = await streamThroughTemporary(source, path, options, (chunk) => {
+    sha256.update(chunk);
+    crc32 = zlibCrc32(chunk, crc32);
+  });
+  return { bytes, sha256: sha256.digest('hex'), crc32 };
 }
 
 /**
@@ -150,7 +166,7 @@ async function streamThroughTemporary(source: Readable, path: string, options: S
   try {
     // An abort (the activity cancelled, the worker shutting down) stops the copy; the temporary file goes.
     await pipeline(source, meter, createWriteStream(temp, { flags: 'wx' }), ...(options.signal ? [{ signal: options.signal }] : []));
-    await commitTemporaryFile(temp, path, options.noOverwrite ?? false);
+    await commitTemporaryFile(temp, path, options.noOverwrite ?? false, options.flush ?? true);
   } finally {
     await rm(temp, { force: true });
   }

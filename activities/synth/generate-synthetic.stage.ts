@@ -14,6 +14,15 @@ export const DEFAULT_MAX_BYTES = 50 * 1024 ** 3;
 /** Rows per shard when the config does not say: a few seconds of one core's work, a few dozen MB of CSV. */
 export const DEFAULT_SHARD_ROWS = 1_000_000;
 
+/**
+ * The task queue beside a worker's own on which it runs shards, two at a time by default
+ * (PIPELINE_SHARD_SLOTS): a shard mostly keeps one core busy, so a worker taking every shard it could
+ * (its own queue's 100 slots) would interleave them on its one thread while another worker stood idle.
+ * Two, not one: one shard's writes and a second poll overlap the other's generation, and a poll for one
+ * slot waits on a task queue's empty partitions (four on a server's defaults) for hundreds of ms.
+ */
+export const shardTaskQueue = (taskQueue: string): string => `${taskQueue}.shards`;
+
 // How a table is split: the workflow derives the ranges itself, so no list of them travels in payloads.
 /** A row range [start, end) of one table. */
 export interface ShardRange {

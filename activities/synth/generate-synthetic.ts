@@ -18,6 +18,8 @@ import {
   type FinishInput,
   generateShard,
   type GenerateSyntheticConfig,
+  type JoinAsTheyFinishInput,
+  joinShardsAsTheyFinish,
   loadBatch,
   planBatch,
   type ShardInput,
@@ -78,6 +80,12 @@ export function generateSyntheticActivities(deps: ActivityDeps) {
     ),
     /** A table's parts joined in order into the table file, then uploaded. */
     concatSyntheticTable: asActivity(deps, (input: ConcatInput) => runOfJob(input.job, { dataset: input.dataset.name, table: input.table }), async (input, scope) => concatTable(input, work(scope))),
+    /** A table's parts joined in order as its shards commit them, started with the shards; then uploaded. */
+    joinSyntheticShardsAsTheyFinish: asActivity(
+      deps,
+      (input: JoinAsTheyFinishInput) => runOfJob(input.job, { dataset: input.dataset.name, table: input.table }),
+      async (input, scope) => joinShardsAsTheyFinish(input, work(scope)),
+    ),
     /** spec.json, warnings, records, the batch's summary and dataset index; removes the parts folders. */
     finishSyntheticBatch: asActivity(deps, (input: FinishInput) => runOfJob(input.job), async (input, scope) => finishBatch(input, work(scope))),
     /** The stage as one activity, for runs whose recorded plan says so (started before it ran as a child workflow). */

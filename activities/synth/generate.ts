@@ -267,10 +267,11 @@ export async function writeTableFile(
   spec: SynthSpec,
   tableName: string,
   path: string,
-  options: TableOutputOptions & { onProgress?: (bytes: number) => void; signal?: AbortSignal },
-): Promise<Omit<StreamedFile, 'md5'>> {
+  options: TableOutputOptions & { onProgress?: (bytes: number) => void; signal?: AbortSignal; flush?: boolean },
+): Promise<Omit<StreamedFile, 'md5'> & { crc32: number }> {
   return streamToFileAtomicSha256(Readable.from(generateTableChunks(spec, tableName, options), { objectMode: false }), path, {
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.flush === false ? { flush: false } : {}),
   });
 }

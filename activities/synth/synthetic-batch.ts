@@ -9,10 +9,9 @@
  * shard or concatenation reuses a part only when it is provably complete. The table file is committed by
  * rename too; its parts go once it is there, and the parts folder once the dataset is recorded as done.
  */
-import { createReadStream, existsSync } from 'node:fs';
-import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join, posix, relative } from 'node:path';
-import { Readable } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
 import type { Logger } from 'pino';
@@ -22,11 +21,12 @@ import { DATA_ROOT_LAYERS, dataRootFile } from '../runs/data-root';
 import type { StageConfigFor } from '../runs/stage-definition';
 import { findCompletedStage, recordCompletedStage } from '../runs/stage-index';
 import type { OutputRef, StageOutputs } from '../runs/types';
-import { streamToFileAtomicSha256, writeFileAtomic } from '../storage/atomic-write';
+import { commitTemporaryFile, writeFileAtomic } from '../storage/atomic-write';
 import { type BlobStore, objectUri } from '../storage/blob-store';
 import { globFiles, isGlobPattern } from '../storage/folder-glob';
 import { freeBytesFor } from '../storage/free-space';
 import { digestFile, hashOfValue, sha256Hex } from '../storage/hashing';
+import { FileDigestMismatch, joinFilesAtomic } from '../storage/join-files';
 import { uploadFileOnce } from '../storage/upload-once';
 import { estimateTableBytes, writeTableFile } from './generate';
 import { type generateSyntheticStage, type ShardRange, shardRanges } from './generate-synthetic.stage';
@@ -290,6 +290,8 @@ function partPath(dataRoot: string, job: SyntheticJob, dataset: DatasetRef, tabl
 interface FileRecord {
   bytes: number;
   sha256: string;
+  /** A part's CRC32, which the joins check as they copy it (parts are not flushed to the disk). */
+  crc32?: number;
   start?: number;
   end?: number;
 }
@@ -355,8 +357,10 @@ export async function generateShard(input: ShardInput, scope: WorkScope): Promis
     ...(input.commentLine && shard.start === 0 ? { commentLine: input.commentLine } : {}),
     onProgress: (bytes) => scope.reportProgress({ dataset: dataset.name, table, shard: shard.index, bytes }),
     signal: scope.signal,
+    // The joins check every part against this record's sha256 as they read it.
+    flush: false,
   });
-  const record: FileRecord = { bytes: written.bytes, sha256: written.sha256, start: shard.start, end: shard.end };
+  const record: FileRecord = { bytes: written.bytes, sha256: written.sha256, crc32: written.crc32, start: shard.start, end: shard.end };
   await writeFileAtomic(`${path}.json`, JSON.stringify(record));
   return { ...record, index: shard.index, start: shard.start, end: shard.end, reused: false };
 }
@@ -376,12 +380,18 @@ export interface TableOutcome {
   uploaded?: OutputRef;
 }
 
-/** Streams files one after the other, in order. */
-async function* concatenated(paths: string[], signal: AbortSignal): AsyncGenerator<Buffer> {
-  for (const path of paths) {
-    signal.throwIfAborted();
-    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) yield chunk;
-  }
+/**
+ * A join found a part whose bytes are not its record's (parts are not flushed to the disk: a crash can
+ * tear one): the part is generated again and the attempt fails, retryably, so its retry joins from the
+ * start with every part whole.
+ */
+async function regenerateTornPart(input: { job: SyntheticJob; dataset: DatasetRef; table: string; commentLine?: string }, shard: ShardRange, scope: WorkScope): Promise<never> {
+  const { job, dataset, table } = input;
+  scope.logger.warn({ event: 'PartRegenerated', dataset: dataset.name, table, shard: shard.index }, 'a part did not match its record; generating it again and joining again');
+  const path = partPath(scope.dataRoot, job, dataset, table, shard.index);
+  await Promise.all([rm(path, { force: true }), rm(`${path}.json`, { force: true })]);
+  await generateShard({ job, dataset, table, shard, ...(input.commentLine ? { commentLine: input.commentLine } : {}) }, scope);
+  throw new Error(`${dataset.name}/${table}: part ${shard.index} did not match its record (a crash tore it); it was generated again and the join starts over`);
 }
 
 /**
@@ -404,31 +414,136 @@ export async function concatTable(input: ConcatInput, scope: WorkScope): Promise
     for (const part of parts) {
       const path = partPath(scope.dataRoot, job, dataset, table, part.index);
       const recorded = await readRecord(`${path}.json`);
-      const complete = recorded?.sha256 === part.sha256 && recorded.bytes === part.bytes && (await sizeOf(path)) === part.bytes;
+      const complete = recorded?.sha256 === part.sha256 && recorded.crc32 !== undefined && recorded.bytes === part.bytes && (await sizeOf(path)) === part.bytes;
       if (!complete) {
         scope.logger.warn({ event: 'PartRegenerated', dataset: dataset.name, table, shard: part.index }, 'a part was missing or did not match its record; generating it again');
         await generateShard({ job, dataset, table, shard: { index: part.index, start: part.start, end: part.end }, ...(input.commentLine ? { commentLine: input.commentLine } : {}) }, scope);
       }
       paths.push(path);
     }
-    if (paths.length === 1) {
-      const record = (await readRecord(`${paths[0]!}.json`))!;
-      await rename(paths[0]!, tablePath);
-      file = { bytes: record.bytes, sha256: record.sha256 };
-    } else {
-      const written = await streamToFileAtomicSha256(Readable.from(concatenated(paths, scope.signal)), tablePath, {
-        onProgress: (bytes) => scope.reportProgress({ dataset: dataset.name, table, joinedBytes: bytes }),
-        signal: scope.signal,
-      });
-      file = { bytes: written.bytes, sha256: written.sha256 };
+    const records = await Promise.all(paths.map(async (path) => (await readRecord(`${path}.json`))!));
+    try {
+      if (paths.length === 1) {
+        // The part becomes the table: checked, and flushed to the disk as a table is, before its rename.
+        if ((await digestFile(paths[0]!)).sha256 !== records[0]!.sha256) throw new FileDigestMismatch(0, paths[0]!);
+        await commitTemporaryFile(paths[0]!, tablePath, false);
+        file = { bytes: records[0]!.bytes, sha256: records[0]!.sha256 };
+      } else {
+        file = await joinFilesAtomic(tablePath, async (i) => (i < paths.length ? { path: paths[i]!, crc32: records[i]!.crc32! } : undefined), {
+          onProgress: (bytes) => scope.reportProgress({ dataset: dataset.name, table, joinedBytes: bytes }),
+          signal: scope.signal,
+        });
+      }
+    } catch (err) {
+      if (err instanceof FileDigestMismatch) await regenerateTornPart(input, parts[err.index]!, scope);
+      throw err;
     }
     await writeFileAtomic(donePath, JSON.stringify(file));
     for (const path of paths) await Promise.all([rm(path, { force: true }), rm(`${path}.json`, { force: true })]);
   }
-  scope.logger.info({ event: 'GeneratingOutputs', dataset: dataset.name, table, shards: parts.length, bytes: file.bytes, path: tablePath }, 'table generated');
+  return tableDone(input, scope, tablePath, file, parts.length);
+}
+
+export interface JoinAsTheyFinishInput {
+  job: SyntheticJob;
+  dataset: DatasetRef;
+  table: string;
+  /** The table's rows and rows per shard, from which the join derives its shards' ranges (`shardRanges`). */
+  rows: number;
+  shardRows: number;
+  commentLine?: string;
+  /**
+   * Stop waiting for a part after this long (half the activity's start-to-close timeout): the workflow
+   * then joins the parts after its shards instead, so a table whose shards outlast an attempt still joins.
+   */
+  waitLimitMs: number;
+}
+
+/** A part as the join found it: what the workflow checks against the shard's own outcome. */
+export interface JoinedPart {
+  index: number;
+  start: number;
+  end: number;
+  bytes: number;
+  sha256: string;
+}
+
+export type JoinAsTheyFinishOutcome = { joined: TableOutcome; parts: JoinedPart[] } | { waitedTooLong: true };
+
+class WaitedTooLong extends Error {}
+
+/**
+ * Polls for a part's record (written after the part is committed) for the shard's range (a part of an
+ * earlier attempt with other `shardRows` is one its shard replaces), the interval growing to 200 ms.
+ */
+async function waitForPart(partFile: string, shard: ShardRange, deadline: number, scope: WorkScope, progress: Record<string, unknown>): Promise<FileRecord> {
+  for (let pause = 10; ; pause = Math.min(200, pause * 2)) {
+    scope.signal.throwIfAborted();
+    const record = await readRecord(`${partFile}.json`);
+    if (record?.crc32 !== undefined && record.start === shard.start && record.end === shard.end && (await sizeOf(partFile)) === record.bytes) return record;
+    if (Date.now() > deadline) throw new WaitedTooLong();
+    scope.reportProgress({ ...progress, waitingForPart: true });
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
+}
+
+/**
+ * A table's join started with its shards: appends each part, in order, as soon as its shard has committed
+ * it (its record is there and the part has the recorded size), so the table is complete moments after its
+ * last shard instead of one whole copy later. Then as concatTable: digests recorded, parts removed,
+ * uploaded when the stage has a destination. Returns the parts' records for the workflow to check against
+ * the shards' outcomes, or `waitedTooLong` (nothing written) when a part took longer than `waitLimitMs`.
+ */
+export async function joinShardsAsTheyFinish(input: JoinAsTheyFinishInput, scope: WorkScope): Promise<JoinAsTheyFinishOutcome> {
+  const { job, dataset, table } = input;
+  const tablePath = join(datasetFolder(scope.dataRoot, dataset.name, job.runId), `${table}.${job.stage.format}`);
+  const donePath = join(partsFolder(scope.dataRoot, job, dataset), `${table}.done.json`);
+  const shards = shardRanges(input.rows, input.shardRows);
+  const done = (await readRecord(donePath)) as (FileRecord & { parts?: JoinedPart[] }) | undefined;
+  const sameShards = done?.parts?.length === shards.length && done.parts.every((part, i) => part.start === shards[i]!.start && part.end === shards[i]!.end);
+  let file: FileRecord & { parts: JoinedPart[] };
+  if (done?.parts && sameShards && (await sizeOf(tablePath)) === done.bytes && (await digestFile(tablePath)).sha256 === done.sha256) {
+    file = { bytes: done.bytes, sha256: done.sha256, parts: done.parts };
+  } else {
+    const deadline = Date.now() + input.waitLimitMs;
+    const parts: JoinedPart[] = [];
+    const paths: string[] = [];
+    const nextPart = async (i: number) => {
+      const shard = shards[i];
+      if (!shard) return undefined;
+      const path = partPath(scope.dataRoot, job, dataset, table, shard.index);
+      const record = await waitForPart(path, shard, deadline, scope, { dataset: dataset.name, table, joinedParts: i });
+      parts.push({ index: shard.index, start: shard.start, end: shard.end, bytes: record.bytes, sha256: record.sha256 });
+      paths.push(path);
+      return { path, crc32: record.crc32! };
+    };
+    try {
+      const written = await joinFilesAtomic(tablePath, nextPart, {
+        onProgress: (bytes) => scope.reportProgress({ dataset: dataset.name, table, joinedParts: parts.length, joinedBytes: bytes }),
+        signal: scope.signal,
+      });
+      file = { ...written, parts };
+    } catch (err) {
+      if (err instanceof FileDigestMismatch) await regenerateTornPart(input, shards[err.index]!, scope);
+      if (err instanceof WaitedTooLong) {
+        scope.logger.info({ event: 'JoinDeferred', dataset: dataset.name, table, joinedParts: parts.length }, 'a part took longer than the join may wait; the table is joined after its shards');
+        return { waitedTooLong: true };
+      }
+      throw err;
+    }
+    await writeFileAtomic(donePath, JSON.stringify(file));
+    for (const path of paths) await Promise.all([rm(path, { force: true }), rm(`${path}.json`, { force: true })]);
+  }
+  return { joined: await tableDone(input, scope, tablePath, file, shards.length), parts: file.parts };
+}
+
+/** A joined table's outcome: logged, and uploaded when the stage has a destination. */
+async function tableDone(input: { job: SyntheticJob; dataset: DatasetRef; table: string }, scope: WorkScope, tablePath: string, file: FileRecord, shards: number): Promise<TableOutcome> {
+  const { job, dataset, table } = input;
+  scope.logger.info({ event: 'GeneratingOutputs', dataset: dataset.name, table, shards, bytes: file.bytes, path: tablePath }, 'table generated');
   const outcome: TableOutcome = { dataset: dataset.name, table, file: { uri: pathToFileURL(tablePath).href, bytes: file.bytes, sha256: file.sha256 } };
   if (job.stage.destination) {
-    const uri = objectUri(job.stage.destination, `${dataset.name}/${job.runId}/${table}.${extension}`);
+    const uri = objectUri(job.stage.destination, `${dataset.name}/${job.runId}/${table}.${job.stage.format}`);
     const uploaded = await uploadFileOnce(scope.blobStore, { localPath: tablePath, contentType: 'text/csv' }, uri);
     outcome.uploaded = { uri: uploaded.uri, bytes: uploaded.bytes, md5: uploaded.md5 };
   }
