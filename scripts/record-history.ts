@@ -62,7 +62,9 @@ async function main(): Promise<void> {
     });
     const examples = join(PROJECT_ROOT, 'config', 'examples');
     const weekly = await loadPipelineConfig(join(examples, 'demo-pipeline.yaml'));
-    const synthetic = await loadPipelineConfig(join(examples, 'synthetic-pipeline.yaml'));
+    const example = await loadPipelineConfig(join(examples, 'synthetic-pipeline.yaml'));
+    // Small shards, so the history holds a table of several shards and its join started with them.
+    const synthetic: PipelineConfig = { ...example, stages: example.stages.map((stage) => (stage.stage === 'generate-synthetic' ? { ...stage, shardRows: 1000 } : stage)) };
     const raw = join(settings.dataHome, weekly.dataRoot, 'raw');
     cpSync(join(examples, 'demo-raw'), raw, { recursive: true });
 
