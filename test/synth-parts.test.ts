@@ -55,13 +55,16 @@ describe('generate-synthetic parts and joins', () => {
     return syntheticJobOf({ runId, pipelineName: 'parts', dataRoot: 'parts', stage: config.stages[0] as never, upstream: {}, overwrite: false });
   };
 
-  it('reuses a recorded part only when its digest matches, and joins the same bytes after losing a part', async () => {
-    const job = jobFor('run-1');
+  /** A planned run of the people spec: its job, dataset, datestamp line and shards (6 of 1000 rows). */
+  async function plannedRun(runId: string) {
+    const job = jobFor(runId);
     const plan = await planBatch(job, scope);
-    const dataset = plan.datasets[0]!;
+    return { job, dataset: plan.datasets[0]!, commentLine: plan.commentLine!, ranges: shardRanges(5500, 1000) };
+  }
+
+  it('reuses a recorded part only when its digest matches, and joins the same bytes after losing a part', async () => {
+    const { job, dataset, commentLine, ranges } = await plannedRun('run-1');
     assert.equal(dataset.tables[0]!.shards, 6);
-    const commentLine = plan.commentLine!;
-    const ranges = shardRanges(5500, 1000);
     const parts: ShardOutcome[] = [];
     for (const shard of ranges) parts.push(await generateShard({ job, dataset, table: 'people', shard, commentLine }, scope));
     assert.ok(parts.every((part) => !part.reused));
@@ -100,11 +103,7 @@ describe('generate-synthetic parts and joins', () => {
   });
 
   it('joins parts as their shards commit them, in order whatever order they come in, waiting out a part of other rows', async () => {
-    const job = jobFor('run-early');
-    const plan = await planBatch(job, scope);
-    const dataset = plan.datasets[0]!;
-    const commentLine = plan.commentLine!;
-    const ranges = shardRanges(5500, 1000);
+    const { job, dataset, commentLine, ranges } = await plannedRun('run-early');
     const partsFolder = join(dataRoot, 'synth', 'people', 'run-early', '.parts', dataset.inputsHash.slice(0, 16));
     // A part an earlier attempt wrote with other shardRows (rows 0–2000) is there already: not shard 0's range.
     await generateShard({ job, dataset, table: 'people', shard: { index: 0, start: 0, end: 2000 }, commentLine }, scope);
@@ -137,11 +136,7 @@ describe('generate-synthetic parts and joins', () => {
   });
 
   it('regenerates a part torn by a crash (same size, other bytes) and fails the attempt, whose retry joins whole parts', async () => {
-    const job = jobFor('run-torn');
-    const plan = await planBatch(job, scope);
-    const dataset = plan.datasets[0]!;
-    const commentLine = plan.commentLine!;
-    const ranges = shardRanges(5500, 1000);
+    const { job, dataset, commentLine, ranges } = await plannedRun('run-torn');
     const parts: ShardOutcome[] = [];
     for (const shard of ranges) parts.push(await generateShard({ job, dataset, table: 'people', shard, commentLine }, scope));
     const partFile = join(dataRoot, 'synth', 'people', 'run-torn', '.parts', dataset.inputsHash.slice(0, 16), 'people.000004.csv');
@@ -167,11 +162,8 @@ describe('generate-synthetic parts and joins', () => {
   });
 
   it('gives up waiting for a part after its limit, writing nothing, and stops on an abort', async () => {
-    const job = jobFor('run-slow');
-    const plan = await planBatch(job, scope);
-    const dataset = plan.datasets[0]!;
-    const ranges = shardRanges(5500, 1000);
-    await generateShard({ job, dataset, table: 'people', shard: ranges[0]!, commentLine: plan.commentLine! }, scope);
+    const { job, dataset, commentLine, ranges } = await plannedRun('run-slow');
+    await generateShard({ job, dataset, table: 'people', shard: ranges[0]!, commentLine }, scope);
     const outcome = await joinShardsAsTheyFinish({ job, dataset, table: 'people', rows: 5500, shardRows: 1000, waitLimitMs: 150 }, scope);
     assert.deepEqual(outcome, { waitedTooLong: true });
     const runFolder = join(dataRoot, 'synth', 'people', 'run-slow');
