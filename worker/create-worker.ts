@@ -8,12 +8,16 @@ import { shardTaskQueue } from '../activities/synth/generate-synthetic.stage';
 
 export const WORKFLOWS_PATH = require.resolve('../workflows');
 
+const NO_WORKFLOWS_MESSAGE = 'No workflows registered, not polling for workflow tasks';
+
 /** Sends the Temporal SDK's own logs (worker, workflow sandbox) through pino. Once per process. */
 export function installRuntimeLogger(logger: Logger): void {
   const sdkLogger = logger.child({ component: 'temporal-sdk' });
   Runtime.install({
     logger: new DefaultLogger(logger.level.toUpperCase() as LogLevel, (entry) => {
-      const level = entry.level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error';
+      // The shard queue's worker has no workflows by design; the SDK warns of it at every start.
+      const expected = entry.message === NO_WORKFLOWS_MESSAGE && String(entry.meta?.taskQueue ?? '').endsWith(shardTaskQueue(''));
+      const level = expected ? 'debug' : (entry.level.toLowerCase() as 'trace' | 'debug' | 'info' | 'warn' | 'error');
       sdkLogger[level](entry.meta ?? {}, entry.message);
     }),
     // The default handlers call worker.shutdown() on these signals; shutdownGraceTime bounds the wait.
