@@ -67,6 +67,29 @@ describe('generate-synthetic stage in a pipeline run', () => {
     assert.deepEqual(third.manifest.stages[0]!.outputs, again.manifest.stages[0]!.outputs);
   });
 
+  it('fails the stage, not the workflow task, when a join started with its shards fails while they still run', async () => {
+    const config = parsePipelineConfig({
+      pipelineName: 'synth-demo',
+      dataRoot: 'synth-demo',
+      operatorWaitLimit: '0s',
+      stages: [{ stage: 'generate-synthetic', spec: 'raw/specs/schools.yaml', shardRows: 5000, retry: { maximumAttempts: 1 } }],
+    });
+    const realActivities = createActivities(deps);
+    const overrides = {
+      joinSyntheticShardsAsTheyFinish: () => Promise.reject(new Error('the join lost its disk')),
+      // The shards are still running when the join fails.
+      generateSyntheticShard: async (input: Parameters<typeof realActivities.generateSyntheticShard>[0]) => {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return realActivities.generateSyntheticShard(input);
+      },
+    };
+    const { manifest, workflowId } = await context.runToEnd(deps, { config }, overrides);
+    assert.equal(manifest.status, 'failed');
+    assert.match(manifest.stages[0]!.error ?? '', /the join lost its disk/);
+    const history = await context.client.workflow.getHandle(`${workflowId}-generate-synthetic`).fetchHistory();
+    assert.ok(!history.events!.some((event) => event.workflowTaskFailedEventAttributes), 'no workflow task failed');
+  });
+
   it('generates a series period by period in a child workflow, retries a failed period alone, and reuses finished ones', async () => {
     const config = parsePipelineConfig({
       pipelineName: 'synth-demo',
